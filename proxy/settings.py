@@ -1,0 +1,138 @@
+"""Settings: one frozen dataclass built from the environment.
+
+This is the only module that reads ``os.environ``. Every field names its variable and default side by
+side; ``.env.example`` lists exactly these variables (a unit test keeps the two in step).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A configuration variable is missing or malformed."""
+
+
+def _env(name: str, default: Any, cast: Callable[[str], Any] = str, *, doc: str = "") -> Any:
+    """Declare a setting: its environment variable, default and parser live together."""
+    return field(default=default, metadata={"env": name, "cast": cast, "doc": doc})
+
+
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected a boolean, got {raw!r}")
+
+
+def _optional(raw: str) -> str | None:
+    return raw or None
+
+
+def _float_list(raw: str) -> tuple[float, ...]:
+    return tuple(float(part) for part in raw.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    # --- server -------------------------------------------------------------------------------
+    host: str = _env("LLM_GATEWAY_HOST", "127.0.0.1", doc="address `llm-gateway serve` binds")
+    port: int = _env("LLM_GATEWAY_PORT", 8080, int, doc="port `llm-gateway serve` binds")
+    workers: int = _env("WEB_CONCURRENCY", 1, int, doc="uvicorn worker processes")
+    log_level: str = _env("LLM_GATEWAY_LOG_LEVEL", "info")
+    max_body_bytes: int = _env("LLM_GATEWAY_MAX_BODY_BYTES", 20 * 1024 * 1024, int, doc="larger bodies get 413")
+    drop_unsupported_params: bool = _env(
+        "LLM_GATEWAY_DROP_UNSUPPORTED_PARAMS", False, _bool,
+        doc="drop parameters Bedrock cannot honour (n>1, logprobs, ...) instead of answering 400",
+    )
+    model_catalog_path: str | None = _env(
+        "LLM_GATEWAY_MODEL_CATALOG", None, _optional, doc="TOML model catalog; the packaged one if unset"
+    )
+    allow_raw_model_ids: bool = _env(
+        "LLM_GATEWAY_ALLOW_RAW_MODEL_IDS", True, _bool, doc="accept Bedrock model ids not in the catalog"
+    )
+
+    # --- upstream: AWS Bedrock Runtime ----------------------------------------------------------
+    aws_region: str = _env("AWS_REGION", "us-east-1")
+    bedrock_endpoint_url: str | None = _env("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", None, _optional)
+    upstream_connect_timeout_s: float = _env("LLM_GATEWAY_UPSTREAM_CONNECT_TIMEOUT_S", 10.0, float)
+    upstream_read_timeout_s: float = _env(
+        "LLM_GATEWAY_UPSTREAM_READ_TIMEOUT_S", 300.0, float, doc="max silence between upstream bytes"
+    )
+    upstream_max_connections: int = _env("LLM_GATEWAY_UPSTREAM_MAX_CONNECTIONS", 1000, int)
+    stream_keepalive_s: float = _env(
+        "LLM_GATEWAY_STREAM_KEEPALIVE_S", 15.0, float, doc="SSE comment sent during long upstream pauses"
+    )
+
+    # --- keys, teams and usage storage -------------------------------------------------------
+    store: str = _env("LLM_GATEWAY_STORE", "sqlite", doc="sqlite (embedded default) or dynamodb")
+    sqlite_path: str = _env("LLM_GATEWAY_SQLITE_PATH", "llm-gateway.db")
+    dynamodb_table_prefix: str = _env("LLM_GATEWAY_DYNAMODB_TABLE_PREFIX", "llm-gateway-")
+    dynamodb_endpoint_url: str | None = _env("AWS_ENDPOINT_URL_DYNAMODB", None, _optional)
+    admin_key: str | None = _env("LLM_GATEWAY_ADMIN_KEY", None, _optional, doc="enables /admin/*")
+    key_pepper: str | None = _env("LLM_GATEWAY_KEY_PEPPER", None, _optional, doc="HMAC key for key hashes")
+    auth_cache_ttl_s: float = _env(
+        "LLM_GATEWAY_AUTH_CACHE_TTL_S", 5.0, float, doc="key cache lifetime when Redis is not configured"
+    )
+    auth_negative_cache_ttl_s: float = _env("LLM_GATEWAY_AUTH_NEGATIVE_CACHE_TTL_S", 5.0, float)
+    demo_key: str | None = _env(
+        "LLM_GATEWAY_DEMO_KEY", None, _optional, doc="a key `llm-gateway demo` makes sure exists"
+    )
+
+    # --- rate limits and budgets -----------------------------------------------------------------
+    redis_url: str | None = _env("REDIS_URL", None, _optional, doc="unset: in-process limiter")
+    redis_timeout_ms: int = _env("LLM_GATEWAY_REDIS_TIMEOUT_MS", 250, int)
+    ratelimit_failure_policy: str = _env(
+        "LLM_GATEWAY_RATELIMIT_FAILURE_POLICY", "open", doc="open: in-process fallback; closed: 503"
+    )
+    default_rpm: int = _env("LLM_GATEWAY_DEFAULT_RPM", 60, int)
+    default_tpm: int = _env("LLM_GATEWAY_DEFAULT_TPM", 1_000_000, int)
+
+    # --- usage recording -------------------------------------------------------------------------
+    usage_flush_interval_s: float = _env("LLM_GATEWAY_USAGE_FLUSH_INTERVAL_S", 1.0, float)
+    usage_buffer_max: int = _env("LLM_GATEWAY_USAGE_BUFFER_MAX", 10_000, int)
+    usage_spool_dir: str = _env("LLM_GATEWAY_USAGE_SPOOL_DIR", "var/spool")
+    usage_retention_days: int = _env("LLM_GATEWAY_USAGE_RETENTION_DAYS", 90, int)
+    budget_alert_thresholds: tuple[float, ...] = _env(
+        "LLM_GATEWAY_BUDGET_ALERT_THRESHOLDS", (50.0, 80.0, 100.0), _float_list
+    )
+    budget_alert_webhook_url: str | None = _env("LLM_GATEWAY_BUDGET_ALERT_WEBHOOK_URL", None, _optional)
+    budget_alert_webhook_secret: str | None = _env("LLM_GATEWAY_BUDGET_ALERT_WEBHOOK_SECRET", None, _optional)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from ``environ`` (default ``os.environ``); keyword overrides win."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            name = f.metadata["env"]
+            if name in environ:
+                try:
+                    values[f.name] = f.metadata["cast"](environ[name])
+                except ValueError as exc:
+                    raise ConfigError(f"Config '{name}' has an invalid value: {exc}") from None
+        values.update(overrides)
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.store not in {"sqlite", "dynamodb"}:
+            raise ConfigError(f"Config 'LLM_GATEWAY_STORE' must be sqlite or dynamodb, not {self.store!r}")
+        if self.ratelimit_failure_policy not in {"open", "closed"}:
+            raise ConfigError("Config 'LLM_GATEWAY_RATELIMIT_FAILURE_POLICY' must be open or closed")
+
+    @staticmethod
+    def env_names() -> list[str]:
+        return [f.metadata["env"] for f in dataclasses.fields(Settings)]
+
+
+def environ_snapshot() -> dict[str, str]:
+    """A copy of the process environment, for code that must hand it to a child process."""
+    return dict(os.environ)

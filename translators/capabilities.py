@@ -1,0 +1,18 @@
+"""What a Bedrock model can take: the translator's only knowledge of the target model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ModelCapabilities:
+    tools: bool = True  # toolConfig accepted
+    streaming_tools: bool = True  # toolUse blocks arrive in ConverseStream
+    vision: bool = True  # image blocks in user turns
+    system: bool = True  # Converse `system` accepted
+    prefill: bool = True  # a trailing assistant turn is continued
+    tool_result_images: bool = False  # image blocks inside toolResult (Claude, Nova)
+    reasoning: bool = False  # extended thinking / reasoningContent
+    documents: bool = False  # document blocks
+    native_json_schema: bool = False  # outputConfig.textFormat structured output
