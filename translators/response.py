@@ -1,0 +1,98 @@
+"""converse_response_to_openai and openai_usage: a Converse response -> a chat.completion (pure)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from translators.mappings import finish_reason
+from translators.request import ConverseRequest
+
+
+def openai_usage(bedrock_usage: dict[str, Any]) -> dict[str, Any]:
+    """prompt_tokens includes cache reads and writes; cached_tokens = cache reads (PITFALLS #35)."""
+    cache_read = int(bedrock_usage.get("cacheReadInputTokens") or 0)
+    cache_write = int(bedrock_usage.get("cacheWriteInputTokens") or 0)
+    prompt = int(bedrock_usage.get("inputTokens") or 0) + cache_read + cache_write
+    completion = int(bedrock_usage.get("outputTokens") or 0)
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": cache_read, "cache_write_tokens": cache_write},
+    }
+
+
+def compact_json(value: Any) -> str:
+    return json.dumps(value if value is not None else {}, separators=(",", ":"), ensure_ascii=False)
+
+
+def response_finish_reason(stop_reason: str | None, *, json_only: bool) -> str:
+    """The forced JSON tool is an answer, not a tool call: its tool_use stop is a normal "stop"."""
+    reason = finish_reason(stop_reason)
+    return "stop" if reason == "tool_calls" and json_only else reason
+
+
+def _thinking_block(reasoning: dict[str, Any]) -> dict[str, Any] | None:
+    if "redactedContent" in reasoning:
+        return {"type": "redacted_thinking", "data": reasoning["redactedContent"]}
+    text = reasoning.get("reasoningText") or {}
+    block = {"type": "thinking", "thinking": text.get("text", "")}
+    if text.get("signature"):
+        block["signature"] = text["signature"]
+    return block
+
+
+def _message(blocks: list[dict[str, Any]], request: ConverseRequest) -> tuple[dict[str, Any], bool]:
+    """The assistant message, and whether it carries real (non-JSON-tool) tool calls."""
+    texts: list[str] = []
+    calls: list[dict[str, Any]] = []
+    thinking: list[dict[str, Any]] = []
+    for block in blocks:
+        if "text" in block:
+            texts.append(block["text"])
+        elif "toolUse" in block:
+            use = block["toolUse"]
+            if use.get("name") == request.json_tool and request.json_tool:
+                texts.append(compact_json(use.get("input")))
+                continue
+            name = request.tool_names.get(use.get("name", ""), use.get("name", ""))
+            calls.append(
+                {
+                    "id": use.get("toolUseId"),
+                    "type": "function",
+                    "function": {"name": name, "arguments": compact_json(use.get("input"))},
+                }
+            )
+        elif "reasoningContent" in block:
+            thinking.append(_thinking_block(block["reasoningContent"]))
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": "".join(texts) if texts else None,
+        "refusal": None,
+    }
+    if calls:
+        message["tool_calls"] = calls
+    reasoning = "".join(b.get("thinking", "") for b in thinking)
+    if reasoning:
+        message["reasoning_content"] = reasoning
+    if thinking:
+        message["thinking_blocks"] = thinking
+    return message, bool(calls)
+
+
+def converse_response_to_openai(
+    resp: dict[str, Any], *, request: ConverseRequest, model: str, completion_id: str, created: int
+) -> dict[str, Any]:
+    blocks = ((resp.get("output") or {}).get("message") or {}).get("content") or []
+    message, has_calls = _message(blocks, request)
+    reason = response_finish_reason(resp.get("stopReason"), json_only=not has_calls)
+    return {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "system_fingerprint": None,
+        "choices": [{"index": 0, "message": message, "finish_reason": reason, "logprobs": None}],
+        "usage": openai_usage(resp.get("usage") or {}),
+    }
