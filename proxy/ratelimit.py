@@ -1,0 +1,215 @@
+"""Admission control before Bedrock: RPM, TPM, concurrency and budget, per team and per key.
+
+One Redis Lua script (ratelimit.lua) checks and updates everything for a request in one round trip;
+without REDIS_URL the same algorithm runs in process (ratelimit_local). Redis failures follow
+LLM_GATEWAY_RATELIMIT_FAILURE_POLICY: "open" falls back to the in-process limiter, "closed" answers 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import importlib.resources
+import logging
+import time
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Protocol
+
+from redis.exceptions import RedisError
+
+from proxy.errors import UpstreamUnavailable
+from proxy.identity import Principal
+from proxy.ratelimit_headers import (
+    ADMITTED,
+    SEED_NEEDED,
+    STATUS,
+    WINDOW_MS,
+    Admission,
+    Plan,
+    build_plan,
+    headers_for,
+    keys_for,
+    nano_to_usd,
+    rejection,
+    usd_to_nano,
+)
+from proxy.ratelimit_local import DEFAULT_INFLIGHT_TTL_S, BudgetSeed, Clock, LocalLimiter, SeedCache
+from proxy.settings import Settings
+
+if TYPE_CHECKING:
+    import redis.asyncio
+
+logger = logging.getLogger(__name__)
+
+BUDGET_TTL_MS = 62 * 24 * 3600 * 1000  # a period's budget keys outlive the month, for spent() reads
+REDIS_FAILURES = (RedisError, OSError, TimeoutError)
+
+__all__ = ["Admission", "Limiter", "LocalLimiter", "RedisLimiter", "create_limiter", "redis_client"]
+
+
+class Limiter(Protocol):
+    async def admit(self, principal: Principal, *, tokens: int, cost_usd: Decimal) -> Admission: ...
+    async def spent(self, team_id: str, period: str) -> Decimal: ...
+    async def close(self) -> None: ...
+
+
+@functools.cache
+def _lua_source() -> str:
+    return importlib.resources.files("proxy").joinpath("ratelimit.lua").read_text(encoding="utf-8")
+
+
+def _limit(value: int | None) -> int:
+    return -1 if value is None else value
+
+
+class RedisLimiter:
+    """Limits shared by every replica through one Redis; fails open or closed per policy."""
+
+    def __init__(
+        self,
+        client: redis.asyncio.Redis,
+        *,
+        timeout_ms: int = 250,
+        policy: str = "open",
+        budget_seed: BudgetSeed | None = None,
+        clock: Clock | None = None,
+        inflight_ttl_s: float = DEFAULT_INFLIGHT_TTL_S,
+        backoff_s: float = 1.0,
+        owns_client: bool = False,
+    ) -> None:
+        self._redis = client
+        self._script = client.register_script(_lua_source())  # EVALSHA, EVAL again on NOSCRIPT
+        self._timeout_s = timeout_ms / 1000
+        self._policy = policy
+        self._clock = clock
+        self._ttl_ms = int(inflight_ttl_s * 1000)
+        self._seeded_by_callback = budget_seed is not None
+        self._seeds = SeedCache(budget_seed)
+        self._local = LocalLimiter(budget_seed=budget_seed, clock=clock, inflight_ttl_s=inflight_ttl_s)
+        self._backoff_s = backoff_s
+        self._owns_client = owns_client
+        self._down = False
+        self._retry_at = 0.0  # time.monotonic() of the next Redis attempt during an outage
+        self.fallback_count = 0  # admissions answered by the in-process limiter (metric)
+
+    def _now_ms(self) -> int:
+        return int((self._clock or time.time)() * 1000)
+
+    async def admit(self, principal: Principal, *, tokens: int, cost_usd: Decimal) -> Admission:
+        plan = build_plan(principal, tokens=tokens, cost_usd=cost_usd, now_ms=self._now_ms())
+        if self._down:
+            if time.monotonic() < self._retry_at:
+                return await self._unavailable(plan)
+            self._retry_at = time.monotonic() + self._backoff_s  # one probe per back-off, not a stampede
+        try:
+            state = await self._admit_in_redis(plan)
+        except REDIS_FAILURES as exc:
+            self._mark_down(exc)
+            return await self._unavailable(plan)
+        self._mark_up()
+        if state[STATUS] != ADMITTED:
+            raise rejection(plan, state)
+        return Admission(plan, headers_for(plan, state), functools.partial(self._settle, plan))
+
+    async def _admit_in_redis(self, plan: Plan) -> list[int]:
+        keys = keys_for(plan)
+        team_seed = "" if self._seeded_by_callback else "0"
+        state = await self._call(keys, self._args(plan, "admit", seeds=(team_seed, "0")))
+        if state[STATUS] == SEED_NEEDED:
+            # Budget hash missing (new period, or Redis lost its data): initialise from the usage store.
+            seed = await self._seeds.nano(plan.team_id, plan.period)
+            state = await self._call(keys, self._args(plan, "admit", seeds=(str(seed), "0")))
+        return state
+
+    async def _settle(self, plan: Plan, tokens: int, cost_usd: Decimal) -> None:
+        if self._down and time.monotonic() < self._retry_at:
+            return  # no connect timeout per settle during an outage: the in-flight TTL frees the slot
+        args = self._args(plan, "settle", diff=tokens - plan.tokens, real_nano=usd_to_nano(cost_usd))
+        try:
+            await self._call(keys_for(plan), args)
+        except REDIS_FAILURES as exc:
+            # The slot and the reservation expire with the in-flight TTL.
+            self._mark_down(exc)
+
+    async def _call(self, keys: list[str], args: list[Any]) -> list[int]:
+        async with asyncio.timeout(self._timeout_s):
+            return [int(v) for v in await self._script(keys=keys, args=args)]
+
+    def _args(
+        self, plan: Plan, mode: str, *, seeds: tuple[str, str] = ("0", "0"), diff: int = 0, real_nano: int = 0
+    ) -> list[Any]:
+        now = "" if self._clock is None else self._now_ms()  # "" = Redis TIME, one clock for all replicas
+        return [
+            mode, now, WINDOW_MS,
+            *map(_limit, plan.rate_limits), *map(_limit, plan.concurrency), *map(_limit, plan.budgets_nano),
+            plan.tokens, plan.reservation_nano, plan.token, self._ttl_ms,
+            *seeds, BUDGET_TTL_MS, diff, real_nano,
+        ]  # fmt: skip
+
+    async def _unavailable(self, plan: Plan) -> Admission:
+        if self._policy == "closed":
+            raise UpstreamUnavailable("rate limiter unavailable")
+        self.fallback_count += 1
+        return await self._local.admit_plan(plan, fallback=True)
+
+    def _mark_down(self, exc: BaseException) -> None:
+        if not self._down:
+            logger.warning(
+                "Redis rate limiter unavailable (%s: %s); policy=%s until it answers again",
+                type(exc).__name__, exc, self._policy,
+            )
+        self._down = True
+        self._retry_at = time.monotonic() + self._backoff_s
+
+    def _mark_up(self) -> None:
+        if self._down:
+            logger.warning("Redis rate limiter available again (fallback admissions so far: %d)",
+                           self.fallback_count)
+        self._down = False
+
+    async def spent(self, team_id: str, period: str) -> Decimal:
+        """Spend recorded this period (settled requests), for the usage and alert code."""
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                value = await self._redis.hget(f"bud:{{team:{team_id}}}:{period}", "spent")
+        except REDIS_FAILURES as exc:
+            raise UpstreamUnavailable("rate limiter unavailable") from exc
+        return nano_to_usd(int(value or 0))
+
+    async def close(self) -> None:
+        if self._owns_client:
+            await self._redis.aclose()
+
+
+def redis_client(settings: Settings, *, max_connections: int = 64) -> redis.asyncio.Redis:
+    """A client for the limiter: bounded pool, every wait bounded by the limiter timeout (no I/O here)."""
+    import redis.asyncio as aioredis
+
+    timeout_s = settings.redis_timeout_ms / 1000
+    pool = aioredis.BlockingConnectionPool.from_url(
+        settings.redis_url, max_connections=max_connections, timeout=timeout_s,
+        socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
+    )
+    return aioredis.Redis(connection_pool=pool)
+
+
+def create_limiter(
+    settings: Settings,
+    redis: redis.asyncio.Redis | None,
+    *,
+    budget_seed: BudgetSeed | None = None,
+    clock: Clock | None = None,
+) -> Limiter:
+    """Redis limiter when a client is given or REDIS_URL is set; otherwise the in-process one."""
+    if redis is None and settings.redis_url is None:
+        return LocalLimiter(budget_seed=budget_seed, clock=clock)
+    owns_client = redis is None
+    client = redis if redis is not None else redis_client(settings)
+    return RedisLimiter(
+        client,
+        timeout_ms=settings.redis_timeout_ms,
+        policy=settings.ratelimit_failure_policy,
+        budget_seed=budget_seed,
+        clock=clock,
+        owns_client=owns_client,
+    )

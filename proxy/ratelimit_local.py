@@ -1,0 +1,213 @@
+"""The in-process twin of ratelimit.lua: same keys, same integer arithmetic, same state vector.
+
+Exact for one process: admit/settle run without awaiting between check and update, so asyncio tasks
+cannot interleave. Used when REDIS_URL is unset, and as the fail-open fallback while Redis is down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+
+from proxy.errors import UpstreamUnavailable
+from proxy.identity import Principal
+from proxy.ratelimit_headers import (
+    ADMITTED,
+    STATUS,
+    WINDOW_MS,
+    Admission,
+    Plan,
+    build_plan,
+    fits,
+    headers_for,
+    keys_for,
+    nano_to_usd,
+    rejection,
+    usd_to_nano,
+)
+
+BudgetSeed = Callable[[str, str], Awaitable[Decimal]]
+Clock = Callable[[], float]
+DEFAULT_INFLIGHT_TTL_S = 900.0
+
+
+class SeedCache:
+    """budget_seed with single flight: one call per (team, period) at a time, its answer reused for a while.
+
+    Redis asks for a seed only when its budget hash is missing (new period, Redis lost its data); a burst
+    of requests seeing that together must cost the usage store one query, not one each.
+    """
+
+    REUSE_S = 30.0
+
+    def __init__(self, budget_seed: BudgetSeed | None) -> None:
+        self._seed = budget_seed
+        self._pending: dict[tuple[str, str], asyncio.Future[Decimal]] = {}
+        self._answers: dict[tuple[str, str], tuple[int, float]] = {}  # nano-USD, time.monotonic()
+
+    async def nano(self, team_id: str, period: str) -> int:
+        if self._seed is None:
+            return 0
+        slot = (team_id, period)
+        answer = self._answers.get(slot)
+        if answer is not None and time.monotonic() - answer[1] < self.REUSE_S:
+            return answer[0]
+        future = self._pending.get(slot)
+        if future is None:
+            future = asyncio.ensure_future(self._seed(team_id, period))
+            self._pending[slot] = future
+            future.add_done_callback(lambda _f: self._pending.pop(slot, None))
+        try:
+            nano = usd_to_nano(await asyncio.shield(future))
+        except Exception as exc:
+            # Seeding with 0 would forget a month of spend; refusing is the safe side.
+            raise UpstreamUnavailable("budget state unavailable") from exc
+        self._answers[slot] = (nano, time.monotonic())
+        return nano
+
+
+class LocalLimiter:
+    """Limiter protocol implemented in process memory."""
+
+    def __init__(
+        self, *, budget_seed: BudgetSeed | None = None, clock: Clock | None = None,
+        inflight_ttl_s: float = DEFAULT_INFLIGHT_TTL_S,
+    ) -> None:
+        self._clock = clock or time.time
+        self._seeds = SeedCache(budget_seed)
+        self._ttl_ms = int(inflight_ttl_s * 1000)
+        self._windows: dict[str, list[int]] = {}  # key -> [window index, cur, prev]
+        self._inflight: dict[str, dict[str, int]] = {}  # key -> member -> expiry ms
+        self._budgets: dict[str, dict[str, int]] = {}  # key -> spent / reserved / seeded
+
+    def now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    async def admit(self, principal: Principal, *, tokens: int, cost_usd: Decimal) -> Admission:
+        plan = build_plan(principal, tokens=tokens, cost_usd=cost_usd, now_ms=self.now_ms())
+        return await self.admit_plan(plan)
+
+    async def admit_plan(self, plan: Plan, *, fallback: bool = False) -> Admission:
+        keys = keys_for(plan)
+        for level in (0, 1):
+            budget_key = keys[6 + 2 * level]
+            if plan.budgets_nano[level] is not None and not self._budget(budget_key).get("seeded"):
+                seed = await self._seeds.nano(plan.team_id, plan.period) if level == 0 else 0
+                self._seed_budget(budget_key, seed)
+        state = self.run_admit(plan, keys, self.now_ms())
+        if state[STATUS] != ADMITTED:
+            raise rejection(plan, state)
+
+        async def settle(tokens: int, cost_usd: Decimal) -> None:
+            self.run_settle(plan, keys, self.now_ms(), tokens - plan.tokens, usd_to_nano(cost_usd))
+
+        return Admission(plan, headers_for(plan, state), settle, fallback=fallback)
+
+    async def spent(self, team_id: str, period: str) -> Decimal:
+        return nano_to_usd(self._budgets.get(f"bud:{{team:{team_id}}}:{period}", {}).get("spent", 0))
+
+    async def close(self) -> None:
+        return None
+
+    # --- the twin of ratelimit.lua ------------------------------------------------------------------
+    def _budget(self, key: str) -> dict[str, int]:
+        return self._budgets.setdefault(key, {"spent": 0, "reserved": 0})
+
+    def _seed_budget(self, key: str, seed: int) -> None:
+        budget = self._budget(key)
+        if not budget.get("seeded"):  # re-checked: another task may have seeded during our await
+            budget["spent"] += seed
+            budget["seeded"] = 1
+
+    def _window(self, key: str, win: int) -> tuple[int, int]:
+        w, cur, prev = self._windows.get(key, (None, 0, 0))
+        if w == win:
+            return cur, prev
+        return (0, cur) if w == win - 1 else (0, 0)
+
+    def _live(self, key: str, now: int) -> dict[str, int]:
+        members = self._inflight.setdefault(key, {})
+        for member in [m for m, expiry in members.items() if expiry <= now]:
+            del members[member]
+        return members
+
+    def _release_expired(self, budget_key: str, zset_key: str, now: int) -> None:
+        members = self._inflight.get(zset_key, {})
+        stale = [m for m, expiry in members.items() if expiry <= now]
+        budget = self._budget(budget_key)
+        for member in stale:
+            del members[member]
+            budget["reserved"] = max(0, budget["reserved"] - int(member.rsplit(":", 1)[1]))
+
+    def run_admit(self, plan: Plan, keys: list[str], now: int) -> list[int]:
+        win, elapsed = divmod(now, WINDOW_MS)
+        out = [0, 0, now] + [0] * 14
+        rate_ok = True
+        for i, limit in enumerate(plan.rate_limits):
+            if limit is not None:
+                cur, prev = self._window(keys[i], win)
+                out[3 + 2 * i], out[4 + 2 * i] = cur, prev
+                rate_ok = rate_ok and fits(limit, cur, prev, plan.cost(i), elapsed)
+        for level in (0, 1):
+            if plan.concurrency[level] is not None:
+                out[11 + level] = len(self._live(keys[4 + level], now))
+            if plan.budgets_nano[level] is not None:
+                self._release_expired(keys[6 + 2 * level], keys[7 + 2 * level], now)
+                budget = self._budget(keys[6 + 2 * level])
+                out[13 + 2 * level], out[14 + 2 * level] = budget["spent"], budget["reserved"]
+        verdict = self._verdict(plan, out, rate_ok)
+        if verdict is not None:
+            out[0], out[1] = verdict
+            return out
+        self._apply(plan, keys, out, win, now)
+        return out
+
+    @staticmethod
+    def _verdict(plan: Plan, out: list[int], rate_ok: bool) -> tuple[int, int] | None:
+        if not rate_ok:
+            return 1, 0
+        for level in (0, 1):
+            cap = plan.concurrency[level]
+            if cap is not None and out[11 + level] >= cap:
+                return 2, level + 1
+        for level in (0, 1):
+            budget = plan.budgets_nano[level]
+            if budget is not None and out[13 + 2 * level] + out[14 + 2 * level] >= budget:
+                return 3, level + 1
+        return None
+
+    def _apply(self, plan: Plan, keys: list[str], out: list[int], win: int, now: int) -> None:
+        for i, limit in enumerate(plan.rate_limits):
+            if limit is not None:
+                out[3 + 2 * i] += plan.cost(i)
+                self._windows[keys[i]] = [win, out[3 + 2 * i], out[4 + 2 * i]]
+        expiry = now + self._ttl_ms
+        for level in (0, 1):
+            if plan.concurrency[level] is not None:
+                self._inflight[keys[4 + level]][plan.token] = expiry
+                out[11 + level] += 1
+            if plan.budgets_nano[level] is not None:
+                budget = self._budget(keys[6 + 2 * level])
+                budget["reserved"] += plan.reservation_nano
+                out[14 + 2 * level] = budget["reserved"]
+                member = f"{plan.token}:{plan.reservation_nano}"
+                self._inflight.setdefault(keys[7 + 2 * level], {})[member] = expiry
+
+    def run_settle(self, plan: Plan, keys: list[str], now: int, diff: int, real_nano: int) -> None:
+        win = now // WINDOW_MS
+        for i in (2, 3):
+            if plan.rate_limits[i] is not None and diff != 0:
+                cur, prev = self._window(keys[i], win)
+                self._windows[keys[i]] = [win, max(0, cur + diff), prev]
+        for level in (0, 1):
+            if plan.concurrency[level] is not None:
+                self._inflight.get(keys[4 + level], {}).pop(plan.token, None)
+            if plan.budgets_nano[level] is not None:
+                budget = self._budget(keys[6 + 2 * level])
+                member = f"{plan.token}:{plan.reservation_nano}"
+                if self._inflight.get(keys[7 + 2 * level], {}).pop(member, None) is not None:
+                    budget["reserved"] = max(0, budget["reserved"] - plan.reservation_nano)
+                budget["spent"] += real_nano
+

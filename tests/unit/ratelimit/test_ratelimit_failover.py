@@ -1,0 +1,98 @@
+"""Redis down or slow: fail open to the in-process limiter or closed with 503; back-off; recovery."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from proxy.errors import RateLimited, UpstreamUnavailable
+from proxy.identity import Limits, Principal
+from proxy.ratelimit import LocalLimiter, RedisLimiter, create_limiter
+from proxy.settings import Settings
+from tests.unit.ratelimit.support import FakeClock, fake_redis
+
+WHO = Principal(team_id="t1", team_name="acme", key_id="k1", team_limits=Limits(rpm=5))
+ZERO = Decimal(0)
+
+
+class FlakyScript:
+    """Wraps the registered script: `mode` = ok | down | slow; counts the calls that reach it."""
+
+    def __init__(self, real: Any) -> None:
+        self.real, self.mode, self.calls = real, "ok", 0
+
+    async def __call__(self, **kwargs: Any) -> Any:
+        self.calls += 1
+        if self.mode == "down":
+            raise RedisConnectionError("connection refused")
+        if self.mode == "slow":
+            await asyncio.sleep(5)
+        return await self.real(**kwargs)
+
+
+def flaky_limiter(policy: str, clock: FakeClock) -> tuple[RedisLimiter, FlakyScript]:
+    limiter = RedisLimiter(
+        fake_redis(), policy=policy, clock=clock, timeout_ms=200, backoff_s=0.2, owns_client=True
+    )
+    script = FlakyScript(limiter._script)
+    limiter._script = script  # type: ignore[assignment]
+    return limiter, script
+
+
+async def test_fail_open_falls_back_then_recovers(clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
+    limiter, script = flaky_limiter("open", clock)
+    await limiter.admit(WHO, tokens=1, cost_usd=ZERO)
+    script.mode = "down"
+    with caplog.at_level(logging.WARNING, logger="proxy.ratelimit"):
+        admissions = [await limiter.admit(WHO, tokens=1, cost_usd=ZERO) for _ in range(5)]
+    assert all(a.fallback for a in admissions) and limiter.fallback_count == 5
+    assert script.calls == 2  # one failure, then back-off: no Redis attempt per request
+    assert sum("unavailable" in r.message for r in caplog.records) == 1  # once per outage
+    with pytest.raises(RateLimited):  # the fallback limits too (5 RPM, in process)
+        await limiter.admit(WHO, tokens=1, cost_usd=ZERO)
+    await admissions[0].settle(tokens=1, cost_usd=ZERO)  # settles locally, no Redis call
+    assert script.calls == 2
+    script.mode = "ok"
+    await asyncio.sleep(0.25)
+    back = await limiter.admit(WHO, tokens=1, cost_usd=ZERO)
+    assert not back.fallback and back.headers["x-ratelimit-remaining-requests"] == "3"
+    await limiter.close()
+
+
+async def test_fail_closed_is_503(clock: FakeClock) -> None:
+    limiter, script = flaky_limiter("closed", clock)
+    script.mode = "down"
+    with pytest.raises(UpstreamUnavailable) as exc:
+        await limiter.admit(WHO, tokens=1, cost_usd=ZERO)
+    assert exc.value.status == 503 and exc.value.message == "rate limiter unavailable"
+    assert limiter.fallback_count == 0
+    await limiter.close()
+
+
+async def test_slow_redis_is_bounded_by_the_timeout(clock: FakeClock) -> None:
+    limiter, script = flaky_limiter("open", clock)
+    script.mode = "slow"
+    started = asyncio.get_running_loop().time()
+    admission = await limiter.admit(WHO, tokens=1, cost_usd=ZERO)
+    assert admission.fallback and asyncio.get_running_loop().time() - started < 1
+    await limiter.close()
+
+
+async def test_settle_failure_never_raises(clock: FakeClock) -> None:
+    limiter, script = flaky_limiter("open", clock)
+    admission = await limiter.admit(WHO, tokens=1, cost_usd=ZERO)
+    script.mode = "down"
+    await admission.settle(tokens=1, cost_usd=ZERO)
+    await limiter.close()
+
+
+async def test_factory_picks_in_process_without_redis() -> None:
+    assert isinstance(create_limiter(Settings.from_env({}), None), LocalLimiter)
+    limiter = create_limiter(Settings.from_env({"REDIS_URL": "redis://127.0.0.1:1/0"}), None)
+    assert isinstance(limiter, RedisLimiter)
+    await limiter.close()
