@@ -1,0 +1,134 @@
+"""Budget alerts: each threshold once per period (also across replicas), signed webhook, log line always."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp import web
+
+from proxy import alerts
+from proxy.alerts import BudgetAlerter, month_to_date_spend
+from proxy.settings import Settings
+
+from .usage_fakes import FakeStore, make_record
+
+SECRET = "whsec-test"
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self.fail_next = 0
+        self.url = ""
+
+    async def handle(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        assert alerts.verify(SECRET, raw, request.headers[alerts.SIGNATURE_HEADER])
+        assert request.headers[alerts.TIMESTAMP_HEADER].isdigit()
+        if self.fail_next:
+            self.fail_next -= 1
+            return web.Response(status=503)
+        self.bodies.append(orjson.loads(raw))
+        return web.Response(status=204)
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    rec = Receiver()
+    app = web.Application()
+    app.router.add_post("/hook", rec.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    rec.url = f"http://127.0.0.1:{port}/hook"
+    yield rec
+    await runner.cleanup()
+
+
+def settings_for(url: str | None) -> Settings:
+    return Settings.from_env({}, budget_alert_webhook_url=url, budget_alert_webhook_secret=SECRET,
+                             budget_alert_thresholds=(50.0, 80.0, 100.0))
+
+
+async def spend(store: FakeStore, start: int, dollars: str, team: str = "team-a") -> None:
+    await store.write_batch([make_record(start, team=team, cost=dollars)])
+
+
+async def test_thresholds_fire_once_each_and_webhook_is_signed(receiver: Receiver,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    store = FakeStore()
+    replica_1 = BudgetAlerter(store, settings_for(receiver.url), retry_delay_s=0.01)
+    replica_2 = BudgetAlerter(store, settings_for(receiver.url), retry_delay_s=0.01)
+    budget = {"team-a": Decimal(100)}
+    with caplog.at_level(logging.WARNING, logger="llm_gateway.alerts"):
+        await spend(store, 1, "49.99")
+        assert await replica_1.check(budget) == []
+        await spend(store, 2, "0.01")  # exactly 50 %
+        fired = await replica_1.check(budget) + await replica_2.check(budget)
+        assert [a["threshold_percent"] for a in fired] == [50.0]
+        await spend(store, 3, "60")  # 110 %: 80 and 100 at once
+        fired = await replica_2.check(budget) + await replica_1.check(budget)
+        assert sorted(a["threshold_percent"] for a in fired) == [80.0, 100.0]
+        for _ in range(3):
+            assert await replica_1.check(budget) == [] and await replica_2.check(budget) == []
+        await replica_1.close()
+        await replica_2.close()
+    assert sorted(b["threshold_percent"] for b in receiver.bodies) == [50.0, 80.0, 100.0]
+    first = next(b for b in receiver.bodies if b["threshold_percent"] == 50.0)
+    period = datetime.now(UTC).strftime("%Y-%m")
+    assert first["alert_id"] == f"team-a#{period}#50" and first["budget_usd"] == "100"
+    assert first["spent_usd"] == "50.000000000" and first["team_id"] == "team-a"
+    assert caplog.text.count("budget alert: team=team-a") == 3
+
+
+async def test_webhook_failures_are_retried(receiver: Receiver) -> None:
+    store = FakeStore()
+    receiver.fail_next = 2
+    alerter = BudgetAlerter(store, settings_for(receiver.url), retry_delay_s=0.01)
+    await spend(store, 1, "10")
+    await alerter.check({"team-a": Decimal(10)})
+    await alerter.close()
+    assert len(receiver.bodies) == 3  # 50, 80, 100 all delivered after two 503s
+
+
+async def test_no_webhook_still_logs_and_unreachable_webhook_never_raises(
+        caplog: pytest.LogCaptureFixture) -> None:
+    store = FakeStore()
+    await spend(store, 1, "10")
+    with caplog.at_level(logging.WARNING, logger="llm_gateway.alerts"):
+        fired = await BudgetAlerter(store, settings_for(None)).check({"team-a": Decimal(10)})
+        dead = BudgetAlerter(store, settings_for("http://127.0.0.1:9/x"), retries=2, retry_delay_s=0.01)
+        await dead.check({"team-a": Decimal(1)})  # already claimed: nothing
+        await dead.close()
+    assert len(fired) == 3 and "budget alert: team=team-a" in caplog.text
+
+
+async def test_teams_without_budget_are_ignored() -> None:
+    store = FakeStore()
+    await spend(store, 1, "1000")
+    assert await BudgetAlerter(store, settings_for(None)).check({"team-a": None}) == []
+
+
+async def test_month_to_date_spend_and_limiter_spent() -> None:
+    store = FakeStore()
+    await store.write_batch([make_record(1, cost="1.5", ts="2026-10-31T23:59:59Z"),
+                             make_record(2, cost="2.25", ts="2026-11-01T00:00:00Z"),
+                             make_record(3, cost="3", ts="2026-11-30T23:59:59Z")])
+    assert await month_to_date_spend(store, "team-a", "2026-11") == Decimal("5.25")
+
+    async def limiter_spent(team_id: str, period: str) -> Decimal:
+        return Decimal(95)
+
+    alerter = BudgetAlerter(store, settings_for(None), spent=limiter_spent)
+    fired = await alerter.check({"team-a": Decimal(100)})
+    assert [a["threshold_percent"] for a in fired] == [50.0, 80.0]
+    await asyncio.sleep(0)

@@ -1,0 +1,112 @@
+"""Pricing: per-bucket cost, profile multipliers, Decimal exactness, missing prices flagged."""
+
+from __future__ import annotations
+
+import logging
+import random
+from decimal import Decimal
+
+import pytest
+
+from proxy import pricing
+from proxy.catalog import ModelEntry, Price
+from translators.capabilities import ModelCapabilities
+
+PRICE = Price(input=Decimal("0.003"), output=Decimal("0.015"), cache_read=Decimal("0.0003"),
+              cache_write=Decimal("0.00375"), geo_multiplier=Decimal("1.1"), global_multiplier=Decimal("0.9"))
+
+
+def entry(bedrock_id: str = "anthropic.claude-x-v1:0", price: Price | None = PRICE) -> ModelEntry:
+    return ModelEntry(alias="claude-x", bedrock_id=bedrock_id, description="",
+                      capabilities=ModelCapabilities(), price=price)
+
+
+def usage(inp: int = 0, out: int = 0, read: int = 0, write: int = 0) -> dict[str, int]:
+    return {"inputTokens": inp, "outputTokens": out, "totalTokens": inp + out + read + write,
+            "cacheReadInputTokens": read, "cacheWriteInputTokens": write}
+
+
+def test_each_bucket_has_its_price() -> None:
+    result = pricing.cost(entry(), usage(1000, 2000, 3000, 4000))
+    assert result.priced
+    assert result.breakdown == {"input": Decimal("0.003"), "output": Decimal("0.030"),
+                                "cache_read": Decimal("0.0009"), "cache_write": Decimal("0.015")}
+    assert result.cost_usd == Decimal("0.048900000")
+    assert result.cost_nanos == 48_900_000
+
+
+@pytest.mark.parametrize(("bedrock_id", "expected"), [
+    ("anthropic.claude-x-v1:0", Decimal("0.018000000")),
+    ("us.anthropic.claude-x-v1:0", Decimal("0.019800000")),
+    ("eu.anthropic.claude-x-v1:0", Decimal("0.019800000")),
+    ("global.anthropic.claude-x-v1:0", Decimal("0.016200000")),
+])
+def test_profile_multipliers(bedrock_id: str, expected: Decimal) -> None:
+    assert pricing.cost(entry(bedrock_id), usage(1000, 1000)).cost_usd == expected
+
+
+def test_rounding_happens_once_at_the_end_half_even() -> None:
+    cheap = Price(input=Decimal("0.0000015"), output=Decimal(0))
+    # 1 token = 1.5e-9 USD -> rounds half-even to 2e-9; 3 tokens = 4.5e-9 -> 4e-9 (not 3 x 2e-9).
+    assert pricing.cost(entry(price=cheap), usage(1)).cost_usd == Decimal("2E-9")
+    assert pricing.cost(entry(price=cheap), usage(3)).cost_usd == Decimal("4E-9")
+
+
+def test_zero_usage_reported_by_bedrock_costs_zero_and_is_priced() -> None:
+    result = pricing.cost(entry(), usage())
+    assert result.cost_usd == 0 and result.priced
+
+
+def test_missing_bucket_price_is_flagged_never_silent(caplog: pytest.LogCaptureFixture) -> None:
+    no_cache = Price(input=Decimal("0.003"), output=Decimal("0.015"))
+    before = pricing.missing_price_total["claude-x"]
+    with caplog.at_level(logging.WARNING, logger="llm_gateway.pricing"):
+        result = pricing.cost(entry(price=no_cache), usage(1000, 0, read=500))
+    assert not result.priced
+    assert result.cost_usd == Decimal("0.003000000")  # what could be priced; the record is flagged
+    assert "missing price" in caplog.text and "cache_read" in caplog.text
+    assert pricing.missing_price_total["claude-x"] == before + 1
+
+
+def test_cache_bucket_without_tokens_needs_no_price() -> None:
+    no_cache = Price(input=Decimal("0.003"), output=Decimal("0.015"))
+    assert pricing.cost(entry(price=no_cache), usage(1000, 1000)).priced
+
+
+def test_model_without_price_is_unpriced() -> None:
+    result = pricing.cost(entry(price=None), usage(10, 10))
+    assert not result.priced and result.cost_usd == 0
+
+
+def test_sum_of_ten_thousand_records_is_exact() -> None:
+    rng = random.Random(5)
+    total = Decimal(0)
+    total_nanos = 0
+    tokens = {"input": 0, "output": 0, "cache_read": 0, "cache_write": 0}
+    for _ in range(10_000):
+        u = usage(rng.randint(0, 5000), rng.randint(0, 2000), rng.randint(0, 3000), rng.randint(0, 1000))
+        result = pricing.cost(entry(), u)
+        total += result.cost_usd
+        total_nanos += result.cost_nanos
+        for bucket, key in pricing.BUCKETS:
+            tokens[bucket] += u[key]
+    # In-region prices have at most 7 decimals per 1K tokens: every record is exact at 1e-9, so
+    # the sum of records equals the price of the summed tokens, to the nano-dollar.
+    expected = sum((Decimal(tokens[b]) * getattr(PRICE, b) / 1000 for b in tokens), Decimal(0))
+    assert total == expected
+    assert pricing.from_nanos(total_nanos) == expected
+
+
+def test_worst_case_cost_rounds_up_and_uses_multiplier() -> None:
+    assert pricing.worst_case_cost(entry(), 1000, 1000) == Decimal("0.018000000")
+    assert pricing.worst_case_cost(entry("us.anthropic.claude-x-v1:0"), 1000, 1000) == Decimal("0.019800000")
+    tiny = Price(input=Decimal("0.0000011"), output=Decimal(0))
+    assert pricing.worst_case_cost(entry(price=tiny), 1, 0) == Decimal("2E-9")
+    assert pricing.worst_case_cost(entry(price=None), 1000, 1000) == 0
+
+
+def test_cost_headers() -> None:
+    headers = pricing.cost_headers(pricing.cost(entry(), usage(1000, 0)), 12.7)
+    assert headers == {"x-gateway-cost-usd": "0.003000000", "x-gateway-latency-ms": "12"}
+    unpriced = pricing.cost_headers(pricing.cost(entry(price=None), usage(1)), 1)
+    assert unpriced["x-gateway-cost-priced"] == "false"
