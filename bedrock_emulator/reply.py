@@ -7,6 +7,7 @@ Token counts are ceil(characters / 4) — crude, but stable and monotone like a 
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -121,11 +122,20 @@ def _tool_blocks(body: dict, text: str, results: list[dict], found: Directives) 
         spec = next(s for s in specs if s["name"] == choice["tool"]["name"])
     count = max(1, found.parallel_tools)
     digest = hashlib.sha256(text.encode()).hexdigest()[:12]
-    tool_input = schema_example(spec.get("inputSchema", {}).get("json") or {})
+    tool_input = _reply_object(found) or schema_example(spec.get("inputSchema", {}).get("json") or {})
     return [
         {"toolUse": {"toolUseId": f"tooluse_{digest}_{i}", "name": spec["name"], "input": tool_input}}
         for i in range(count)
     ]
+
+
+def _reply_object(found: Directives) -> dict | None:
+    """A JSON-object `reply` directive doubles as the tool input (JSON mode answers come as a forced tool)."""
+    try:
+        value = json.loads(found.reply) if found.reply else None
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def schema_example(schema: dict) -> Any:

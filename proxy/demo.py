@@ -1,0 +1,95 @@
+"""`llm-gateway demo`: the Bedrock emulator and the gateway on embedded defaults, fully offline."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from proxy.settings import environ_snapshot
+
+DEMO_STATE = Path("var/demo.json")
+
+
+def _demo_secrets() -> dict[str, str]:
+    """Stable across restarts, so the printed key keeps working; never committed (var/ is ignored)."""
+    if DEMO_STATE.exists():
+        return dict(json.loads(DEMO_STATE.read_text()))
+    state = {
+        "api_key": "sk-demo-" + secrets.token_urlsafe(32),
+        "admin_key": "sk-admin-demo-" + secrets.token_urlsafe(32),
+    }
+    DEMO_STATE.parent.mkdir(parents=True, exist_ok=True)
+    DEMO_STATE.write_text(json.dumps(state))
+    DEMO_STATE.chmod(0o600)
+    return state
+
+
+def _wait_for(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"llm-gateway demo: a process exited early with code {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"llm-gateway demo: nothing listening on port {port} after {timeout}s")
+
+
+def _banner(host: str, port: int, state: dict[str, str]) -> str:
+    base = f"http://{host}:{port}"
+    return f"""
+LLM Gateway demo is running at {base}  (upstream: the bundled Bedrock emulator; store: SQLite; limiter: in-process)
+
+  API key   (team "demo"): {state['api_key']}
+  Admin key (/admin/*):    {state['admin_key']}
+
+Try:
+  curl -s {base}/v1/chat/completions -H "Authorization: Bearer {state['api_key']}" \\
+       -H "Content-Type: application/json" \\
+       -d '{{"model": "claude-3-haiku", "messages": [{{"role": "user", "content": "Hello!"}}]}}'
+
+  python -c "from openai import OpenAI; c = OpenAI(base_url='{base}/v1', api_key='{state['api_key']}'); \\
+print(c.chat.completions.create(model='claude-3-haiku', messages=[{{'role': 'user', 'content': 'Hi'}}]))"
+
+  curl -s {base}/v1/usage?days=7 -H "x-api-key: {state['api_key']}"
+Press Ctrl-C to stop.
+"""
+
+
+def run_demo(*, host: str, port: int, emulator_port: int) -> int:
+    state = _demo_secrets()
+    env = environ_snapshot()
+    env.update({
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": f"http://127.0.0.1:{emulator_port}",
+        "AWS_ACCESS_KEY_ID": env.get("AWS_ACCESS_KEY_ID") or "demo",
+        "AWS_SECRET_ACCESS_KEY": env.get("AWS_SECRET_ACCESS_KEY") or "demo",
+        "AWS_REGION": env.get("AWS_REGION") or "us-east-1",
+        "LLM_GATEWAY_DEMO_KEY": state["api_key"],
+        "LLM_GATEWAY_ADMIN_KEY": env.get("LLM_GATEWAY_ADMIN_KEY") or state["admin_key"],
+    })
+    emulator = subprocess.Popen(
+        [sys.executable, "-m", "bedrock_emulator", "--host", "127.0.0.1", "--port", str(emulator_port)], env=env
+    )
+    gateway = None
+    try:
+        _wait_for(emulator_port, emulator)
+        gateway = subprocess.Popen(
+            [sys.executable, "-m", "proxy", "serve", "--host", host, "--port", str(port)], env=env
+        )
+        _wait_for(port, gateway)
+        print(_banner(host, port, {**state, "admin_key": env["LLM_GATEWAY_ADMIN_KEY"]}), flush=True)
+        return gateway.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for proc in (gateway, emulator):
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+                proc.wait(timeout=30)
