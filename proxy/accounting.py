@@ -120,4 +120,5 @@ async def finish(
         latency_ms=call.latency_ms(),
         status=status,
         streaming=streaming,
+        team_budget_usd=call.principal.team_budget_usd,
     ))

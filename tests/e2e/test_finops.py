@@ -1,0 +1,116 @@
+"""Usage and cost end to end: exact sums after mixed traffic, nothing lost on SIGTERM, CSV chargeback."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+import uuid
+from decimal import Decimal
+
+import httpx
+import openai
+import pytest
+
+from tests.e2e.conftest import Gateway, GatewayFactory
+from tests.e2e.test_openai_sdk import WEATHER_TOOL, user
+
+pytestmark = pytest.mark.e2e
+
+
+def new_team(gateway: Gateway, **fields: object) -> tuple[str, str]:
+    team_id = "fin-" + uuid.uuid4().hex[:8]
+    with gateway.admin() as admin:
+        assert admin.post("/admin/teams", json={"team_id": team_id, "team_name": team_id, **fields}).status_code == 201
+        return team_id, admin.post("/admin/keys", json={"team_id": team_id}).json()["key"]
+
+
+def usage(gateway: Gateway, key: str, days: int = 1) -> dict[str, object]:
+    response = httpx.get(f"{gateway.base_url}/usage", params={"days": days}, headers={"x-api-key": key})
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def wait_for_requests(gateway: Gateway, key: str, expected: int, timeout: float = 10) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while True:
+        report = usage(gateway, key)
+        if report["summary"]["total_requests"] >= expected or time.monotonic() > deadline:  # type: ignore[index]
+            return report
+        time.sleep(0.1)
+
+
+def test_exact_sums_after_mixed_traffic(gateway: Gateway) -> None:
+    team_id, key = new_team(gateway, cost_center="CC-42")
+    client = gateway.client(key)
+    tokens, cost, reached_bedrock = 0, Decimal(0), 0
+    for model in ("claude-3-haiku", "nova-pro"):
+        done = client.chat.completions.create(model=model, messages=user("EMULATOR:reply=plain answer"))
+        tokens += done.usage.total_tokens  # type: ignore[union-attr]
+        cost += Decimal(str(done.model_extra["gateway_metadata"]["cost_usd"]))  # type: ignore[index]
+        tool = client.chat.completions.create(model=model, messages=user("weather? EMULATOR:tool"), tools=[WEATHER_TOOL])
+        tokens += tool.usage.total_tokens  # type: ignore[union-attr]
+        cost += Decimal(str(tool.model_extra["gateway_metadata"]["cost_usd"]))  # type: ignore[index]
+        chunks = list(client.chat.completions.create(
+            model=model, messages=user("EMULATOR:words=30"), stream=True, stream_options={"include_usage": True}
+        ))
+        tokens += chunks[-1].usage.total_tokens  # type: ignore[union-attr]
+        cost += Decimal(str(chunks[-1].model_extra["gateway_metadata"]["cost_usd"]))  # type: ignore[index]
+        with pytest.raises(openai.RateLimitError):
+            client.chat.completions.create(model=model, messages=user("EMULATOR:error=ThrottlingException:429"))
+        reached_bedrock += 4
+    report = wait_for_requests(gateway, key, reached_bedrock)
+    summary = report["summary"]
+    assert report["team_id"] == team_id
+    assert summary["total_requests"] == reached_bedrock  # type: ignore[index]
+    assert summary["total_tokens"] == tokens  # type: ignore[index]
+    assert Decimal(str(summary["total_cost_usd"])) == pytest.approx(cost, abs=Decimal("0.000001"))  # type: ignore[index]
+    assert set(report["by_model"]) == {"claude-3-haiku", "nova-pro"}  # type: ignore[arg-type]
+    with gateway.admin() as admin:
+        today = time.strftime("%Y-%m-%d", time.gmtime())
+        csv = admin.get("/admin/usage", params={"from": today, "to": today, "group_by": "cost_center",
+                                                "format": "csv"})
+    assert csv.status_code == 200 and "CC-42" in csv.text
+
+
+def test_usage_days_validation_and_isolation(gateway: Gateway) -> None:
+    _, key_a = new_team(gateway)
+    _, key_b = new_team(gateway)
+    gateway.client(key_a).chat.completions.create(model="claude-3-haiku", messages=user("EMULATOR:reply=a"))
+    assert wait_for_requests(gateway, key_a, 1)["summary"]["total_requests"] == 1  # type: ignore[index]
+    assert usage(gateway, key_b)["summary"]["total_requests"] == 0  # type: ignore[index]
+    for bad in ("-1", "0", "100000", "abc"):
+        response = httpx.get(f"{gateway.base_url}/usage", params={"days": bad}, headers={"x-api-key": key_a})
+        assert response.status_code == 400 and response.json()["error"]["param"] == "days"
+
+
+def test_sigterm_under_load_loses_no_usage(start_gateway: GatewayFactory, tmp_path_factory: pytest.TempPathFactory) -> None:
+    db = str(tmp_path_factory.mktemp("sigterm") / "gateway.db")
+    # A long flush interval: everything is still in memory when SIGTERM arrives.
+    first = start_gateway(LLM_GATEWAY_SQLITE_PATH=db, LLM_GATEWAY_USAGE_FLUSH_INTERVAL_S="600")
+    _, key = new_team(first)
+
+    async def traffic() -> list[int]:
+        async with httpx.AsyncClient(timeout=30) as http:
+            responses = await asyncio.gather(*(
+                http.post(f"{first.base_url}/chat/completions", headers={"Authorization": f"Bearer {key}"},
+                          json={"model": "claude-3-haiku", "messages": user("EMULATOR:reply=ok EMULATOR:delay_ms=50")})
+                for _ in range(60)
+            ), return_exceptions=True)
+        return [r.status_code for r in responses if isinstance(r, httpx.Response)]
+
+    async def traffic_then_sigterm() -> list[int]:
+        task = asyncio.create_task(traffic())
+        await asyncio.sleep(0.3)
+        first.proc.send_signal(signal.SIGTERM)
+        return await task
+
+    statuses = asyncio.run(traffic_then_sigterm())
+    # uvicorn shuts down gracefully, then re-raises the signal so the exit status reports it.
+    assert first.proc.wait(timeout=30) in (0, -signal.SIGTERM)
+    assert "Application shutdown complete" in first.logs()
+    answered = statuses.count(200)
+    assert answered > 0
+    second = start_gateway(LLM_GATEWAY_SQLITE_PATH=db)
+    report = wait_for_requests(second, key, answered)
+    assert report["summary"]["total_requests"] == answered  # type: ignore[index]
