@@ -48,7 +48,9 @@ def test_exact_sums_after_mixed_traffic(gateway: Gateway) -> None:
         done = client.chat.completions.create(model=model, messages=user("EMULATOR:reply=plain answer"))
         tokens += done.usage.total_tokens  # type: ignore[union-attr]
         cost += Decimal(str(done.model_extra["gateway_metadata"]["cost_usd"]))  # type: ignore[index]
-        tool = client.chat.completions.create(model=model, messages=user("weather? EMULATOR:tool"), tools=[WEATHER_TOOL])
+        tool = client.chat.completions.create(
+            model=model, messages=user("weather? EMULATOR:tool"), tools=[WEATHER_TOOL]
+        )
         tokens += tool.usage.total_tokens  # type: ignore[union-attr]
         cost += Decimal(str(tool.model_extra["gateway_metadata"]["cost_usd"]))  # type: ignore[index]
         chunks = list(client.chat.completions.create(
@@ -84,7 +86,9 @@ def test_usage_days_validation_and_isolation(gateway: Gateway) -> None:
         assert response.status_code == 400 and response.json()["error"]["param"] == "days"
 
 
-def test_sigterm_under_load_loses_no_usage(start_gateway: GatewayFactory, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_sigterm_under_load_loses_no_usage(
+    start_gateway: GatewayFactory, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     db = str(tmp_path_factory.mktemp("sigterm") / "gateway.db")
     # A long flush interval: everything is still in memory when SIGTERM arrives.
     first = start_gateway(LLM_GATEWAY_SQLITE_PATH=db, LLM_GATEWAY_USAGE_FLUSH_INTERVAL_S="600")
