@@ -1,7 +1,7 @@
 """GET /v1/usage (the caller's team only) and GET /admin/usage (any team, grouped, JSON or CSV).
 
 Both read the daily aggregates, so they lag live traffic by at most one flush interval.
-/v1/usage costs are JSON numbers rounded to 6 decimals; admin reports carry exact 9-decimal strings.
+/v1/usage costs are JSON numbers with 9 decimals (the stored unit is nano-USD); admin reports carry exact strings.
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ MAX_DAYS = 366
 GROUPS = ("team", "cost_center", "model", "day")
 CSV_COLUMNS = ("from", "to", "group", "requests", "prompt_tokens", "completion_tokens", "cached_tokens",
                "cache_write_tokens", "total_tokens", "errors", "cost_usd")
-_SIX = Decimal("0.000001")
+_NANO = Decimal("0.000000001")
 
 
 def _money(nanos: int) -> float:
-    return float(from_nanos(nanos).quantize(_SIX))
+    return float(from_nanos(nanos).quantize(_NANO))
 
 
 def parse_days(raw: str | None) -> int:
@@ -66,7 +66,7 @@ def team_usage(team_id: str, team_name: str, days: int, end: date,
             "total_requests": total["requests"],
             "total_tokens": total["total_tokens"],
             "total_cost_usd": _money(total["cost_nanos"]),
-            "avg_daily_cost_usd": float((from_nanos(total["cost_nanos"]) / days).quantize(_SIX)),
+            "avg_daily_cost_usd": float((from_nanos(total["cost_nanos"]) / days).quantize(_NANO)),
         },
         "by_model": {model: {"requests": c["requests"], "tokens": c["total_tokens"],
                              "prompt_tokens": c["prompt_tokens"], "completion_tokens": c["completion_tokens"],

@@ -66,7 +66,7 @@ def test_exact_sums_after_mixed_traffic(gateway: Gateway) -> None:
     assert report["team_id"] == team_id
     assert summary["total_requests"] == reached_bedrock  # type: ignore[index]
     assert summary["total_tokens"] == tokens  # type: ignore[index]
-    assert Decimal(str(summary["total_cost_usd"])) == pytest.approx(cost, abs=Decimal("0.000001"))  # type: ignore[index]
+    assert Decimal(str(summary["total_cost_usd"])) == pytest.approx(cost, abs=Decimal("0.000000001"))  # type: ignore[index]
     assert set(report["by_model"]) == {"claude-3-haiku", "nova-pro"}  # type: ignore[arg-type]
     with gateway.admin() as admin:
         today = time.strftime("%Y-%m-%d", time.gmtime())
