@@ -5,13 +5,14 @@ Every change calls `invalidate` (the Authenticator's, or the CLI's Redis broadca
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from proxy import keyparse
-from proxy.errors import InvalidRequest, NotFound
+from proxy.errors import Conflict, InvalidRequest, NotFound
 from proxy.identity import ApiKey, Limits, Team
 from proxy.keys import KeyHasher, display_prefix, new_key_id
 from proxy.keystore import KeyStore, now_iso
@@ -194,8 +195,10 @@ async def ensure_key(
     existing = await store.get_key_by_hash(hasher.hash(secret))
     if existing is not None:
         return existing
+    # Several replicas may start at once: losing the race to create the team or key is success.
     if await store.get_team(team_id) is None:
-        await create_team(store, new_team({"team_id": team_id, "team_name": team_name}, settings))
+        with contextlib.suppress(Conflict):
+            await create_team(store, new_team({"team_id": team_id, "team_name": team_name}, settings))
     key = ApiKey(
         key_id=new_key_id(),
         team_id=team_id,
@@ -204,5 +207,11 @@ async def ensure_key(
         name=name,
         created_at=now_iso(),
     )
-    await store.put_key(key)
+    try:
+        await store.put_key(key)
+    except Conflict:
+        raced = await store.get_key_by_hash(key.key_hash)
+        if raced is None:
+            raise
+        return raced
     return key

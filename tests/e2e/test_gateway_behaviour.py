@@ -11,7 +11,7 @@ import httpx
 import openai
 import pytest
 
-from tests.e2e.conftest import DEMO_KEY, Gateway
+from tests.e2e.conftest import DEMO_KEY, Gateway, GatewayFactory
 from tests.e2e.test_openai_sdk import WEATHER_TOOL, user
 
 pytestmark = pytest.mark.e2e
@@ -152,3 +152,17 @@ def test_no_plaintext_key_in_logs_or_store(gateway: Gateway) -> None:
     for value in (secret, DEMO_KEY):
         assert value.encode() not in stored
         assert value not in gateway.logs()
+
+
+def test_keepalive_comments_during_long_pauses(start_gateway: GatewayFactory) -> None:
+    """PITFALLS #29: a long upstream pause (thinking) sends SSE comments, which the SDK ignores."""
+    gateway = start_gateway(LLM_GATEWAY_STREAM_KEEPALIVE_S="0.1")
+    body = {"model": "claude-3-haiku", "stream": True,
+            "messages": user("EMULATOR:chunk_delay_ms=350\nEMULATOR:reply=slow answer")}
+    raw = httpx.post(f"{gateway.base_url}/chat/completions", json=body,
+                     headers={"Authorization": f"Bearer {DEMO_KEY}"}, timeout=30).text
+    assert ": keep-alive" in raw and raw.rstrip().endswith("data: [DONE]")
+    chunks = list(gateway.client().chat.completions.create(
+        model="claude-3-haiku", messages=user("EMULATOR:chunk_delay_ms=350\nEMULATOR:reply=slow answer"), stream=True
+    ))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == "slow answer"

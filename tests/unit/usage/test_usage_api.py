@@ -84,7 +84,7 @@ def test_usage_has_the_product_sheet_shape(client: TestClient) -> None:
     assert body["summary"] == {"total_requests": 3, "total_tokens": 16 + 18 + 20,
                                "total_cost_usd": 1.123457289, "avg_daily_cost_usd": 0.160493898}
     assert body["by_model"]["llama"] == {"requests": 1, "tokens": 19, "prompt_tokens": 12,
-                                         "completion_tokens": 7, "cost_usd": 5e-07}  # exact: no sub-micro cost rounds away
+                                         "completion_tokens": 7, "cost_usd": 5e-07}  # exact
     assert set(body["by_model"]) == {"claude-x", "llama"}
     assert len(body["by_day"]) == 7 and body["by_day"][-1]["date"] == today.isoformat()
     assert body["by_day"][-1]["requests"] == 2 and body["by_day"][-3]["cost_usd"] == 1.0
