@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Any
 
 import orjson
@@ -17,6 +16,7 @@ from proxy.catalog import ModelEntry
 from proxy.chat_stream import open_stream
 from proxy.errors import GatewayError, InvalidRequest, PayloadTooLarge, PermissionDenied
 from proxy.identity import Principal
+from proxy.ids import random_hex
 from proxy.services import Services
 from proxy.tokens import COMPLETION_ALLOWANCE, WORST_CASE_COMPLETION, estimate_prompt_tokens
 from translators import (
@@ -43,7 +43,7 @@ async def chat_completions(request: Request) -> Response:
     call = ChatCall(
         request_id=request.state.request_id, principal=principal, entry=entry, conv=conv,
         admission=admission, model=body["model"], started=started, prompt_estimate=prompt_estimate,
-        completion_id="chatcmpl-" + uuid.uuid4().hex, created=int(time.time()),
+        completion_id="chatcmpl-" + random_hex(), created=int(time.time()),
     )
     if conv.stream:
         return await open_stream(services, call)

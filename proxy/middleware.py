@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import re
-import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from proxy.ids import random_hex
 
 _SAFE_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 
 
 def new_request_id() -> str:
-    return "req_" + uuid.uuid4().hex
+    return "req_" + random_hex()
 
 
 class RequestIdMiddleware:
-    """Takes a sane incoming x-request-id or makes one; stores it in scope state; echoes it back."""
+    """Gives every request its own id (x-request-id) and echoes a sane client id as x-client-request-id.
+
+    The gateway's id is also the usage record's idempotency key, so it must never come from the client:
+    a client that reused one id would otherwise have its later requests dropped as duplicates.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -24,14 +29,16 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = next((v for k, v in scope["headers"] if k == b"x-request-id"), None)
-        request_id = incoming.decode() if incoming and _SAFE_ID.match(incoming) else new_request_id()
+        request_id = new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
-        header = (b"x-request-id", request_id.encode())
+        extra = [(b"x-request-id", request_id.encode())]
+        incoming = next((v for k, v in scope["headers"] if k == b"x-request-id"), None)
+        if incoming and _SAFE_ID.match(incoming):
+            extra.append((b"x-client-request-id", incoming))
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), header]
+                message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
         await self.app(scope, receive, send_with_id)

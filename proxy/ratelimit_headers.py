@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import math
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,6 +15,7 @@ from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
 
 from proxy.errors import QuotaExceeded, RateLimited
 from proxy.identity import Principal
+from proxy.ids import random_hex
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def build_plan(principal: Principal, *, tokens: int, cost_usd: Decimal, now_ms: 
         tokens=max(0, int(tokens)),
         reservation_nano=max(0, usd_to_nano(cost_usd, round_up=True)),
         period=period_of(now_ms),
-        token=uuid.uuid4().hex,
+        token=random_hex(),
     )
 
 

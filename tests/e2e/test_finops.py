@@ -118,3 +118,17 @@ def test_sigterm_under_load_loses_no_usage(
     second = start_gateway(LLM_GATEWAY_SQLITE_PATH=db)
     report = wait_for_requests(second, key, answered)
     assert report["summary"]["total_requests"] == answered  # type: ignore[index]
+
+
+def test_client_supplied_request_ids_never_merge_usage_records(gateway: Gateway) -> None:
+    """The usage idempotency key is the gateway's own id: a client reusing one id loses nothing."""
+    _, key = new_team(gateway)
+    headers = {"Authorization": f"Bearer {key}", "x-request-id": "same-id-every-time"}
+    body = {"model": "claude-3-haiku", "messages": user("EMULATOR:reply=ok")}
+    ids = set()
+    for _ in range(3):
+        response = httpx.post(f"{gateway.base_url}/chat/completions", json=body, headers=headers)
+        assert response.headers["x-client-request-id"] == "same-id-every-time"
+        ids.add(response.headers["x-request-id"])
+    assert len(ids) == 3
+    assert wait_for_requests(gateway, key, 3)["summary"]["total_requests"] == 3  # type: ignore[index]
