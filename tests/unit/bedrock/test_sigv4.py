@@ -11,9 +11,10 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest, AWSResponse
 from botocore.credentials import ReadOnlyCredentials
 
-from proxy.bedrock import SigV4Signer, endpoint_url, host_header, model_path
+from proxy.bedrock import endpoint_url, host_header, model_path
 from proxy.errors import InvalidRequest
 from proxy.settings import Settings
+from proxy.sigv4 import SigV4Signer
 
 _EMPTY_REPLY = b'{"output":{"message":{"role":"assistant","content":[]}}}'
 HOST = "bedrock-runtime.us-east-1.amazonaws.com"
