@@ -101,6 +101,7 @@ async def finish(
         await call.admission.settle(tokens=prompt + completion, cost_usd=cost.cost_usd)
     except Exception:  # settle must not fail a finished response; the limiter logs its own detail
         log.exception("limiter settle failed request_id=%s", call.request_id)
+    services.metrics.count_call(call.principal.team_id, call.entry.alias, status, prompt, completion, cost.cost_usd)
     services.usage.record(UsageRecord(
         request_id=call.request_id,
         ts=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),

@@ -17,6 +17,7 @@ from starlette.routing import Route
 from proxy import __version__, admin, usage_api
 from proxy.chat import chat_completions
 from proxy.errors import GatewayError, InternalError, MethodNotAllowed, NotFound
+from proxy.metrics import metrics_endpoint
 from proxy.middleware import RequestIdMiddleware
 from proxy.models_api import get_model, list_models
 from proxy.services import Services, build_services, close_services
@@ -41,6 +42,9 @@ def error_response(request: Request, exc: GatewayError) -> Response:
 
 async def on_gateway_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GatewayError)
+    services = getattr(request.app.state, "services", None)
+    if services is not None:
+        services.metrics.count_error(exc.status, exc.code)
     return error_response(request, exc)
 
 
@@ -89,6 +93,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/models/{model_id:path}", get_model, methods=["GET"]),
         Route("/v1/usage", usage_api.usage_endpoint, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
         *admin.routes,
         *usage_api.routes,
     ]

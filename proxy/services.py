@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from proxy.metrics import Metrics
 from proxy.settings import Settings
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ class Services:
     usage_store: UsageStore
     redis: Any | None = None  # redis.asyncio.Redis when REDIS_URL is set
     alerter: Any | None = None
+    metrics: Metrics = field(default_factory=Metrics)
 
 
 async def build_services(settings: Settings) -> Services:

@@ -1,0 +1,26 @@
+"""GET /metrics: Prometheus text with per-team traffic, tokens, cost and errors, behind the admin key."""
+
+from __future__ import annotations
+
+import httpx
+import openai
+import pytest
+
+from tests.e2e.conftest import ADMIN_KEY, DEMO_KEY, Gateway
+from tests.e2e.test_openai_sdk import user
+
+pytestmark = pytest.mark.e2e
+
+
+def test_metrics_count_calls_tokens_cost_and_errors(gateway: Gateway) -> None:
+    gateway.client().chat.completions.create(model="nova-micro", messages=user("EMULATOR:usage=7,3\nEMULATOR:reply=x"))
+    with pytest.raises(openai.NotFoundError):
+        gateway.client().chat.completions.create(model="no-such-model", messages=user("x"))
+    assert httpx.get(f"{gateway.url}/metrics").status_code == 401
+    assert httpx.get(f"{gateway.url}/metrics", headers={"x-api-key": DEMO_KEY}).status_code == 403
+    text = httpx.get(f"{gateway.url}/metrics", headers={"Authorization": f"Bearer {ADMIN_KEY}"}).text
+    assert 'llm_gateway_requests_total{team="demo",model="nova-micro",status="ok"}' in text
+    assert 'llm_gateway_tokens_total{team="demo",model="nova-micro",kind="prompt"}' in text
+    assert 'llm_gateway_cost_usd_total{team="demo",model="nova-micro"}' in text
+    assert 'llm_gateway_errors_total{status="404",code="model_not_found"}' in text
+    assert "llm_gateway_usage_pending" in text and "llm_gateway_auth_cache_entries" in text
