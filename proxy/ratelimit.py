@@ -34,6 +34,7 @@ from proxy.ratelimit_headers import (
     usd_to_nano,
 )
 from proxy.ratelimit_local import DEFAULT_INFLIGHT_TTL_S, BudgetSeed, Clock, LocalLimiter, SeedCache
+from proxy.ratelimit_settle import SettleBatcher
 from proxy.settings import Settings
 
 if TYPE_CHECKING:
@@ -79,6 +80,8 @@ class RedisLimiter:
     ) -> None:
         self._redis = client
         self._script = client.register_script(_lua_source())  # EVALSHA, EVAL again on NOSCRIPT
+        self._settles = SettleBatcher(client, self._script, timeout_s=timeout_ms / 1000,
+                                      failures=REDIS_FAILURES, on_failure=self._mark_down)
         self._timeout_s = timeout_ms / 1000
         self._policy = policy
         self._clock = clock
@@ -125,11 +128,7 @@ class RedisLimiter:
         if self._down and time.monotonic() < self._retry_at:
             return  # no connect timeout per settle during an outage: the in-flight TTL frees the slot
         args = self._args(plan, "settle", diff=tokens - plan.tokens, real_nano=usd_to_nano(cost_usd))
-        try:
-            await self._call(keys_for(plan), args)
-        except REDIS_FAILURES as exc:
-            # The slot and the reservation expire with the in-flight TTL.
-            self._mark_down(exc)
+        await self._settles.settle(keys_for(plan), args)
 
     async def _call(self, keys: list[str], args: list[Any]) -> list[int]:
         async with asyncio.timeout(self._timeout_s):
@@ -177,6 +176,7 @@ class RedisLimiter:
         return nano_to_usd(int(value or 0))
 
     async def close(self) -> None:
+        await self._settles.close()
         if self._owns_client:
             await self._redis.aclose()
 
