@@ -95,8 +95,10 @@ async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
 
 def resolve_model(services: Services, body: dict[str, Any], principal: Principal) -> ModelEntry:
     model = body.get("model")
-    if not isinstance(model, str) or not model:
+    if model is None or model == "":
         raise InvalidRequest("you must provide a model parameter", param="model", code="missing_required_parameter")
+    if not isinstance(model, str):
+        raise InvalidRequest("'model' must be a string naming a model.", param="model")
     entry = services.catalog.resolve(model)
     if not principal.may_use(entry.alias):
         raise PermissionDenied(

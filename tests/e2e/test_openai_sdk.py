@@ -203,6 +203,12 @@ def test_curl_style_requests(gateway: Gateway) -> None:
         assert bad_json.status_code == 400 and bad_json.json()["error"]["type"] == "invalid_request_error"
         huge = http.post("/v1/chat/completions", headers=headers, content=b"x" * (21 * 1024 * 1024))
         assert huge.status_code == 413
+        for body, param in (({"messages": user("x")}, "model"), ({"model": 5, "messages": user("x")}, "model"),
+                            ({"model": "claude-3-haiku"}, "messages")):
+            invalid = http.post("/v1/chat/completions", headers=headers, json=body)
+            assert invalid.status_code == 400 and invalid.json()["error"]["param"] == param
+        wrong_method = http.get("/v1/chat/completions", headers=headers)
+        assert wrong_method.status_code == 405 and wrong_method.json()["error"]["code"] == "method_not_allowed"
         unknown = http.get("/v1/nothing", headers=headers)
         assert unknown.status_code == 404 and "error" in unknown.json()
         missing = http.post("/v1/chat/completions", json={"model": "claude-3-haiku", "messages": user("x")})
