@@ -57,11 +57,15 @@ async def complete(services: Services, call: ChatCall) -> Response:
         await accounting.finish(services, call, bedrock_usage=None, status="upstream_error", streaming=False)
         raise
     call.upstream_done = time.perf_counter()
-    completion = converse_response_to_openai(
-        resp, request=call.conv, model=call.model, completion_id=call.completion_id, created=call.created
-    )
     usage = resp.get("usage") or {}
-    cost = pricing.cost(call.entry, usage)
+    try:
+        completion = converse_response_to_openai(
+            resp, request=call.conv, model=call.model, completion_id=call.completion_id, created=call.created
+        )
+        cost = pricing.cost(call.entry, usage)
+    except Exception:  # Bedrock billed this call: record it even though we cannot answer it
+        await accounting.finish(services, call, bedrock_usage=usage, status="error", streaming=False)
+        raise
     completion["gateway_metadata"] = accounting.gateway_metadata(call, cost)
     headers = {**call.admission.headers, **accounting.gateway_headers(call, cost)}
     # Settling the limiter and recording usage happen after the body is sent: off the hot path.

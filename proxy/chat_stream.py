@@ -8,6 +8,7 @@ event. Every path through ``relay`` ends in ``accounting.finish`` exactly once.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,10 +16,12 @@ from typing import Any
 from proxy import accounting, pricing
 from proxy.accounting import ChatCall
 from proxy.catalog import PROVIDER
-from proxy.errors import GatewayError, UpstreamError
+from proxy.errors import GatewayError, InternalError, UpstreamError
 from proxy.services import Services
 from proxy.sse import DONE, KEEPALIVE, SSEResponse, encode_chunk, encode_error
 from translators import ConverseStreamTranslator, StreamIncomplete
+
+log = logging.getLogger("llm_gateway.chat")
 
 
 async def open_stream(services: Services, call: ChatCall) -> SSEResponse:
@@ -76,6 +79,11 @@ async def relay(services: Services, call: ChatCall, upstream: Any, keepalive_s: 
             "The upstream stream ended before the model finished its answer.", code="upstream_incomplete"
         )
         yield encode_error(error.body())
+        yield DONE
+    except Exception:  # our bug, after the first byte: say so in-stream, keep the details in the log
+        status = "error"
+        log.exception("stream relay failed request_id=%s", call.request_id)
+        yield encode_error(InternalError(f"The server had an error (request id {call.request_id}).").body())
         yield DONE
     finally:
         await upstream.aclose()
