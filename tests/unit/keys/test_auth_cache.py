@@ -11,8 +11,15 @@ from proxy import auth as auth_module
 from proxy import keyops
 from proxy.auth import TOUCH_INTERVAL_S, Authenticator
 from proxy.errors import AuthenticationFailed, UpstreamUnavailable
+from proxy.keys import KeyHasher
+from proxy.settings import Settings
 
 from .keys_fakes import FakeClock, make_key
+
+
+def unknown_key(settings: Settings) -> str:
+    """A key in the gateway's format with a valid checksum that was never issued: only the store can tell."""
+    return KeyHasher(settings.key_pepper).new_secret()
 
 
 async def _rejected(auth: Authenticator, secret: str) -> bool:
@@ -57,7 +64,7 @@ async def test_flood_of_random_gateway_keys_never_reaches_the_store(store, setti
 
 async def test_flood_of_repeated_bad_keys_reads_each_once(store, settings) -> None:
     auth = Authenticator(store, settings)
-    pool = [f"legacy-{secrets.token_hex(16)}" for _ in range(200)]
+    pool = [unknown_key(settings) for _ in range(200)]  # well-formed, checksummed, never issued
     for i in range(10_000):
         assert await _rejected(auth, pool[i % len(pool)])
     print(f"\n10,000 requests over {len(pool)} distinct bad keys -> {store.reads} store reads")
@@ -68,20 +75,29 @@ async def test_negative_cache_is_bounded(store, settings, monkeypatch) -> None:
     monkeypatch.setattr(auth_module, "NEGATIVE_MAX", 100)
     auth = Authenticator(store, settings)
     for _ in range(10_000):
-        assert await _rejected(auth, f"legacy-{secrets.token_hex(16)}")
+        assert await _rejected(auth, unknown_key(settings))
     positive, negative = auth.cache_sizes
     print(f"\n10,000 distinct non-gateway-format keys -> {store.reads} reads, negative cache {negative}")
     assert negative <= 100 and positive == 0
 
 
+async def test_flood_of_random_keys_in_any_other_format_never_reaches_the_store(store, settings) -> None:
+    auth = Authenticator(store, settings)
+    for _ in range(10_000):
+        assert await _rejected(auth, f"legacy-{secrets.token_hex(16)}")
+    print(f"\n10,000 random non-gateway-format keys -> {store.reads} store reads")
+    assert store.reads == 0 and auth.cache_sizes == (0, 0)
+
+
 async def test_negative_entries_expire(store, settings) -> None:
     clock = FakeClock()
     auth = Authenticator(store, settings, clock=clock)
-    assert await _rejected(auth, "legacy-key")
-    assert await _rejected(auth, "legacy-key")
+    never_issued = unknown_key(settings)
+    assert await _rejected(auth, never_issued)
+    assert await _rejected(auth, never_issued)
     assert store.reads == 1
     clock.now += settings.auth_negative_cache_ttl_s + 0.1
-    assert await _rejected(auth, "legacy-key")
+    assert await _rejected(auth, never_issued)
     assert store.reads == 2
 
 
@@ -93,7 +109,8 @@ async def test_concurrent_lookups_of_one_key_share_one_read(store, settings) -> 
     assert len({p.key_id for p in results}) == 1
     assert store.reads == 2  # one key read + one team read
     store.reads = 0
-    rejected = await asyncio.gather(*(_rejected(auth, "legacy-unknown") for _ in range(50)))
+    never_issued = unknown_key(settings)
+    rejected = await asyncio.gather(*(_rejected(auth, never_issued) for _ in range(50)))
     assert all(rejected) and store.reads == 1
 
 
@@ -130,7 +147,7 @@ async def test_cached_key_survives_a_store_outage(store, settings) -> None:
     store.fail = True
     assert (await auth.authenticate({"x-api-key": secret})).team_id == "acme"
     with pytest.raises(UpstreamUnavailable):
-        await auth.authenticate({"x-api-key": "legacy-never-seen"})
+        await auth.authenticate({"x-api-key": unknown_key(settings)})
 
 
 async def test_last_used_is_written_in_the_background_and_throttled(store, settings) -> None:

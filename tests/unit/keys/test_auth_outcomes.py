@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -146,7 +147,10 @@ async def test_imported_key_works_and_is_idempotent(store, settings) -> None:
     first = await keyops.ensure_key(store, settings, demo, team_id="demo", team_name="Demo")
     again = await keyops.ensure_key(store, settings, demo, team_id="demo", team_name="Demo")
     assert first.key_id == again.key_id and len(await store.list_keys("demo")) == 1
-    principal = await Authenticator(store, settings).authenticate({"x-api-key": demo})
+    with pytest.raises(AuthenticationFailed):  # imported keys work only while configured as the demo key
+        await Authenticator(store, settings).authenticate({"x-api-key": demo})
+    configured = dataclasses.replace(settings, demo_key=demo)
+    principal = await Authenticator(store, configured).authenticate({"x-api-key": demo})
     assert principal.team_id == "demo"
     with pytest.raises(Exception, match="sk-gw-"):
         await keyops.ensure_key(store, settings, "sk-gw-" + "a" * 54, team_id="demo", team_name="Demo")
