@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
@@ -14,6 +16,7 @@ from translators.capabilities import ModelCapabilities
 
 PROVIDER = "aws-bedrock"
 GEO_PREFIXES = ("us.", "eu.", "apac.", "us-gov.", "jp.", "au.", "ca.")
+REGION_NAME = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}")  # eu-central-1, us-gov-west-1
 
 
 class CatalogError(ValueError):
@@ -22,7 +25,11 @@ class CatalogError(ValueError):
 
 @dataclass(frozen=True)
 class Price:
-    """USD per 1,000 tokens for each billed bucket (in-region on-demand) and profile multipliers."""
+    """USD per 1,000 tokens for each billed bucket (in-region on-demand) and profile multipliers.
+
+    ``regions`` holds the complete price in regions whose list price differs from the base one
+    (each already merged with the base); ``for_region`` picks the one a call is billed at.
+    """
 
     input: Decimal
     output: Decimal
@@ -30,6 +37,15 @@ class Price:
     cache_write: Decimal | None = None
     geo_multiplier: Decimal = Decimal(1)
     global_multiplier: Decimal = Decimal(1)
+    regions: Mapping[str, Price] = field(default_factory=dict, hash=False, repr=False)
+
+    def for_region(self, region: str | None) -> Price:
+        """The flat price billed in ``region`` (the base price where there is no override)."""
+        regional = self.regions.get(region, self) if region else self
+        return replace(regional, regions={}) if regional.regions else regional
+
+
+PRICE_KEYS = tuple(f.name for f in fields(Price) if f.name != "regions")
 
 
 @dataclass(frozen=True)
@@ -60,6 +76,18 @@ def profile_type(bedrock_id: str) -> str:
     return "in-region"
 
 
+def billing_region(bedrock_id: str, default: str | None) -> str | None:
+    """The region whose list price applies: an ARN's own region, else the region requests go to.
+
+    Cross-region (geo/global) profiles are billed at the source region's price, the region the
+    request is sent to, so only ARNs carry a region of their own.
+    """
+    parts = bedrock_id.split(":")
+    if bedrock_id.startswith("arn:") and len(parts) >= 6 and parts[3]:
+        return parts[3]
+    return default
+
+
 def base_model_id(bedrock_id: str) -> str:
     """The foundation model id behind a profile id (``us.anthropic.x`` -> ``anthropic.x``)."""
     tail = bedrock_id.rsplit("/", 1)[-1] if bedrock_id.startswith("arn:") else bedrock_id
@@ -74,9 +102,12 @@ def guess_capabilities(bedrock_id: str) -> ModelCapabilities:
     model = base_model_id(bedrock_id)
     if model.startswith("anthropic."):
         thinking = any(tag in model for tag in ("claude-3-7", "claude-sonnet-4", "claude-opus-4", "claude-haiku-4"))
-        return ModelCapabilities(tool_result_images=True, documents=True, reasoning=thinking)
-    if model.startswith("amazon.nova"):
-        return ModelCapabilities(tool_result_images=True, documents=True, vision="micro" not in model)
+        caching = thinking or "claude-3-5-haiku" in model  # Bedrock prompt caching: 3.5 Haiku, 3.7, 4.x
+        return ModelCapabilities(tool_result_images=True, documents=True, reasoning=thinking, prompt_caching=caching)
+    if model.startswith("amazon.nova"):  # Nova caches system and messages, not tools
+        multimodal = "micro" not in model  # Nova Micro is text only
+        return ModelCapabilities(tool_result_images=multimodal, documents=multimodal, vision=multimodal,
+                                 prompt_caching=True, prompt_caching_tools=False)
     if model.startswith("meta.llama3-") and not model.startswith(("meta.llama3-1", "meta.llama3-2", "meta.llama3-3")):
         return ModelCapabilities(tools=False, streaming_tools=False, vision=False, prefill=False)
     if model.startswith(("meta.", "mistral.", "cohere.", "ai21.")):
@@ -89,22 +120,38 @@ def _decimal(value: Any, where: str) -> Decimal:
         result = Decimal(str(value))
     except InvalidOperation:
         raise CatalogError(f"{where}: {value!r} is not a number") from None
+    if not result.is_finite():
+        raise CatalogError(f"{where}: {value!r} is not a number")
     if result < 0:
         raise CatalogError(f"{where}: prices cannot be negative")
     return result
 
 
+def _buckets(raw: Any, allowed: tuple[str, ...], where: str) -> dict[str, Any]:  # name -> Decimal
+    if not isinstance(raw, dict):
+        raise CatalogError(f"{where}: must be a table of prices")
+    unknown = set(raw) - set(allowed)
+    if unknown:
+        raise CatalogError(f"{where}: unknown pricing keys {sorted(unknown)}")
+    return {k: _decimal(v, f"{where}.{k}") for k, v in raw.items() if k != "regions"}
+
+
 def _price(raw: dict[str, Any] | None, where: str) -> Price | None:
     if raw is None:
         return None
-    unknown = set(raw) - {f.name for f in fields(Price)}
-    if unknown:
-        raise CatalogError(f"{where}: unknown pricing keys {sorted(unknown)}")
-    if "input" not in raw or "output" not in raw:
+    values = _buckets(raw, (*PRICE_KEYS, "regions"), where)
+    if "input" not in values or "output" not in values:
         raise CatalogError(f"{where}: pricing needs input and output")
-    optional = {k: _decimal(v, f"{where}.{k}") for k, v in raw.items() if k not in ("input", "output")}
-    return Price(input=_decimal(raw["input"], f"{where}.input"), output=_decimal(raw["output"], f"{where}.output"),
-                 **optional)
+    base = Price(**values)
+    regions = raw.get("regions", {})
+    if not isinstance(regions, dict):
+        raise CatalogError(f"{where}.regions: must be a table of regions")
+    overrides = {}
+    for region, override in regions.items():
+        if not REGION_NAME.fullmatch(region):
+            raise CatalogError(f"{where}.regions.{region}: not an AWS region name (like eu-central-1)")
+        overrides[region] = replace(base, **_buckets(override, PRICE_KEYS, f"{where}.regions.{region}"))
+    return replace(base, regions=overrides) if overrides else base
 
 
 def _capabilities(raw: dict[str, Any] | None, bedrock_id: str, where: str) -> ModelCapabilities:
@@ -119,16 +166,25 @@ def _capabilities(raw: dict[str, Any] | None, bedrock_id: str, where: str) -> Mo
 
 
 class ModelCatalog:
-    """Resolves a client's ``model`` string to a ModelEntry (aliases first, then raw Bedrock ids)."""
+    """Resolves a client's ``model`` string to a ModelEntry (aliases first, then raw Bedrock ids).
 
-    def __init__(self, entries: list[ModelEntry], *, allow_raw_model_ids: bool = True) -> None:
+    Built for one ``region`` (where requests are sent, ``AWS_REGION``): every entry it returns
+    carries the flat price billed there (``Price.for_region``), so pricing needs no region.
+    """
+
+    def __init__(self, entries: list[ModelEntry], *, allow_raw_model_ids: bool = True,
+                 region: str | None = None) -> None:
+        self.region = region
+        self._tables = {entry.alias: entry.price for entry in entries}  # with their regional overrides
+        entries = [replace(entry, price=self._price_for(entry.alias, entry.bedrock_id)) for entry in entries]
         self.entries = {entry.alias: entry for entry in entries}
         self.allow_raw_model_ids = allow_raw_model_ids
         self._by_bedrock_id = {entry.bedrock_id: entry for entry in entries}
         self._by_base_model = {entry.base_model_id: entry for entry in entries}
 
     @classmethod
-    def load(cls, path: str | None = None, *, allow_raw_model_ids: bool | None = None) -> ModelCatalog:
+    def load(cls, path: str | None = None, *, allow_raw_model_ids: bool | None = None,
+             region: str | None = None) -> ModelCatalog:
         if path is None:
             text = resources.files("proxy").joinpath("catalog.toml").read_text(encoding="utf-8")
             where = "packaged catalog.toml"
@@ -154,7 +210,7 @@ class ModelCatalog:
         allow = data.get("settings", {}).get("allow_raw_model_ids", True)
         if allow_raw_model_ids is not None:
             allow = allow and allow_raw_model_ids
-        return cls(entries, allow_raw_model_ids=bool(allow))
+        return cls(entries, allow_raw_model_ids=bool(allow), region=region)
 
     def resolve(self, name: str) -> ModelEntry:
         entry = self.entries.get(name) or self._by_bedrock_id.get(name)
@@ -166,15 +222,19 @@ class ModelCatalog:
             f"The model `{name}` does not exist or you do not have access to it.", param="model"
         )
 
+    def _price_for(self, alias: str, bedrock_id: str) -> Price | None:
+        table = self._tables.get(alias)
+        return None if table is None else table.for_region(billing_region(bedrock_id, self.region))
+
     def _raw(self, name: str, listed: ModelEntry | None) -> ModelEntry:
         # A raw id inherits price and capabilities from the listed entry of the same foundation model,
-        # but its own profile type decides the multiplier.
+        # but its own profile type decides the multiplier (and an ARN's own region the regional price).
         return ModelEntry(
             alias=name,
             bedrock_id=name,
             description=listed.description if listed else "Bedrock model (not in the catalog)",
             capabilities=listed.capabilities if listed else guess_capabilities(name),
-            price=listed.price if listed else None,
+            price=self._price_for(listed.alias, name) if listed else None,
             listed=False,
         )
 

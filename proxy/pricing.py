@@ -2,6 +2,8 @@
 
 Cost = Σ tokens(bucket) × price(bucket) / 1000, × the profile multiplier (geo / global), rounded
 once at the end to 1e-9 USD (half-even). A missing price is flagged (priced=False), never $0 silently.
+``entry.price`` is already the price of the region the call is billed in: ModelCatalog is built for
+AWS_REGION and resolves ``Price.for_region`` (model × region here, × profile type via the multiplier).
 """
 
 from __future__ import annotations

@@ -46,7 +46,8 @@ async def build_services(settings: Settings) -> Services:
     from proxy.usage import UsageRecorder
     from proxy.usagestore import open_usage_store
 
-    catalog = ModelCatalog.load(settings.model_catalog_path, allow_raw_model_ids=settings.allow_raw_model_ids)
+    catalog = ModelCatalog.load(settings.model_catalog_path, allow_raw_model_ids=settings.allow_raw_model_ids,
+                                region=settings.aws_region)  # prices are billed in the source region
     redis = redis_client(settings) if settings.redis_url else None
     keystore = open_keystore(settings)
     if settings.store == "sqlite":  # DynamoDB tables come from Terraform or `llm-gateway tables create`

@@ -1,4 +1,4 @@
-"""Pricing: per-bucket cost, profile multipliers, Decimal exactness, missing prices flagged."""
+"""Pricing: per-bucket cost, model × region × profile type, Decimal exactness, missing prices flagged."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from proxy import pricing
-from proxy.catalog import ModelEntry, Price
+from proxy.catalog import ModelCatalog, ModelEntry, Price
 from translators.capabilities import ModelCapabilities
 
 PRICE = Price(input=Decimal("0.003"), output=Decimal("0.015"), cache_read=Decimal("0.0003"),
@@ -110,3 +110,54 @@ def test_cost_headers() -> None:
     assert headers == {"x-gateway-cost-usd": "0.003000000", "x-gateway-latency-ms": "12"}
     unpriced = pricing.cost_headers(pricing.cost(entry(price=None), usage(1)), 1)
     assert unpriced["x-gateway-cost-priced"] == "false"
+
+
+# --- model × region × profile type -------------------------------------------------------------------------
+
+REGIONAL = Price(input=PRICE.input, output=PRICE.output, cache_read=PRICE.cache_read, cache_write=PRICE.cache_write,
+                 geo_multiplier=PRICE.geo_multiplier, global_multiplier=PRICE.global_multiplier,
+                 regions={"eu-central-1": Price(input=Decimal("0.004"), output=Decimal("0.02"),
+                                                cache_read=PRICE.cache_read, cache_write=PRICE.cache_write,
+                                                geo_multiplier=Decimal("1.2"), global_multiplier=Decimal("1"))})
+
+
+def catalog(region: str | None) -> ModelCatalog:
+    return ModelCatalog([entry(price=REGIONAL)], region=region)
+
+
+@pytest.mark.parametrize(("region", "model", "expected"), [
+    (None, "claude-x", Decimal("0.018000000")),
+    ("us-east-1", "claude-x", Decimal("0.018000000")),  # no override: the base price
+    ("eu-central-1", "claude-x", Decimal("0.024000000")),  # 0.004 + 0.02
+    ("eu-central-1", "anthropic.claude-x-v1:0", Decimal("0.024000000")),  # raw id, in-region
+    ("eu-central-1", "eu.anthropic.claude-x-v1:0", Decimal("0.028800000")),  # source region × its geo 1.2
+    ("eu-central-1", "global.anthropic.claude-x-v1:0", Decimal("0.024000000")),  # its global 1.0
+    ("us-east-1", "us.anthropic.claude-x-v1:0", Decimal("0.019800000")),  # base × geo 1.1
+    ("us-east-1", "global.anthropic.claude-x-v1:0", Decimal("0.016200000")),  # base × global 0.9
+    # An ARN is billed in its own region, whatever AWS_REGION says.
+    ("us-east-1", "arn:aws:bedrock:eu-central-1::foundation-model/anthropic.claude-x-v1:0", Decimal("0.024000000")),
+    ("eu-central-1", "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-x-v1:0", Decimal("0.018000000")),
+])
+def test_cost_by_model_region_and_profile_type(region: str | None, model: str, expected: Decimal) -> None:
+    result = pricing.cost(catalog(region).resolve(model), usage(1000, 1000))
+    assert result.priced and result.cost_usd == expected
+
+
+def test_worst_case_cost_uses_the_regional_price() -> None:
+    assert pricing.worst_case_cost(catalog("eu-central-1").resolve("claude-x"), 1000, 1000) == Decimal("0.024000000")
+    assert pricing.worst_case_cost(catalog("eu-central-1").resolve("eu.anthropic.claude-x-v1:0"), 1000, 1000) \
+        == Decimal("0.028800000")
+
+
+def test_regional_cache_buckets_fall_back_to_the_base_price() -> None:
+    result = pricing.cost(catalog("eu-central-1").resolve("claude-x"), usage(0, 0, read=1000, write=1000))
+    assert result.breakdown == {"cache_read": Decimal("0.0003"), "cache_write": Decimal("0.00375")}
+
+
+def test_packaged_catalog_prices_the_region_requests_go_to() -> None:
+    mumbai = ModelCatalog.load(region="ap-south-1")
+    virginia = ModelCatalog.load(region="us-east-1")
+    assert pricing.cost(mumbai.resolve("llama3-70b"), usage(1000, 1000)).cost_usd == Decimal("0.007380000")
+    assert pricing.cost(virginia.resolve("llama3-70b"), usage(1000, 1000)).cost_usd == Decimal("0.006150000")
+    paris = ModelCatalog.load(region="eu-west-3")
+    assert pricing.cost(paris.resolve("mistral-large"), usage(1000, 1000)).cost_usd == Decimal("0.020800000")
