@@ -14,6 +14,9 @@ ALLOWED_FIELDS = frozenset({
     "requestMetadata", "performanceConfig", "serviceTier", "outputConfig",
 })
 _TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+_DOCUMENT_NAME = re.compile(r"^(?!.*\s\s)[A-Za-z0-9\s()\[\]-]+$")
+_DOCUMENT_FORMATS = frozenset({"pdf", "csv", "doc", "docx", "xls", "xlsx", "html", "txt", "md"})
+MAX_CACHE_POINTS = 4
 
 
 class RequestInvalid(ValueError):
@@ -34,6 +37,7 @@ def validate_request(body: Any) -> None:
     _check_inference(body.get("inferenceConfig"))
     has_tools = _check_tool_config(body.get("toolConfig"))
     _check_messages(messages, has_tools)
+    _check_request_limits(body)
 
 
 def _check_inference(config: Any) -> None:
@@ -59,6 +63,7 @@ def _check_tool_config(config: Any) -> bool:
     for index, tool in enumerate(tools):
         spec = tool.get("toolSpec") if isinstance(tool, dict) else None
         if spec is None:
+            _check_block(tool, f"toolConfig.tools.{index}")
             continue  # cachePoint entries sit between tools
         name = spec.get("name", "")
         if not isinstance(name, str) or not _TOOL_NAME.match(name):
@@ -89,6 +94,7 @@ def _check_messages(messages: list[Any], has_tools: bool) -> None:
             raise RequestInvalid(f"messages.{index}.content must be a non-empty list.")
         for number, block in enumerate(content):
             _check_block(block, f"messages.{index}.content.{number}")
+        _check_documents(content, role, index)
         uses = [b["toolUse"] for b in content if "toolUse" in b]
         results = [b["toolResult"] for b in content if "toolResult" in b]
         if (uses or results) and not has_tools:
@@ -124,3 +130,38 @@ def _check_block(block: Any, where: str) -> None:
             f"The text field in the ContentBlock object at {where} is blank. "
             "Add text to the text field, and try again."
         )
+    if "cachePoint" in block:
+        point = block["cachePoint"]
+        if not isinstance(point, dict) or point.get("type") != "default" or point.get("ttl", "5m") not in ("5m", "1h"):
+            raise RequestInvalid(f"{where}.cachePoint must be {{type: default}} with an optional ttl of 5m or 1h.")
+
+
+def _check_documents(content: list[dict], role: str, index: int) -> None:
+    documents = [b["document"] for b in content if "document" in b]
+    if not documents:
+        return
+    if role != "user":
+        raise RequestInvalid(f"messages.{index}: documents are only allowed in user messages.")
+    if not any("text" in b for b in content):
+        raise RequestInvalid(f"messages.{index}: a message with a document must also contain a text block.")
+    for document in documents:
+        if not isinstance(document, dict) or document.get("format") not in _DOCUMENT_FORMATS:
+            raise RequestInvalid(f"messages.{index}: document format must be one of {sorted(_DOCUMENT_FORMATS)}.")
+        if not _DOCUMENT_NAME.match(str(document.get("name", ""))):
+            raise RequestInvalid(f"messages.{index}: invalid document name {document.get('name')!r}.")
+        if not (document.get("source") or {}).get("bytes"):
+            raise RequestInvalid(f"messages.{index}: document.source.bytes is required.")
+
+
+def _check_request_limits(body: dict) -> None:
+    """Request-wide: at most 4 cache points, at most 5 documents, unique document names."""
+    blocks = [*((body.get("toolConfig") or {}).get("tools") or []), *(body.get("system") or [])]
+    for message in body["messages"]:
+        blocks += message["content"]
+    names = [str(b["document"].get("name", "")).lower() for b in blocks if isinstance(b.get("document"), dict)]
+    if len(names) != len(set(names)):
+        raise RequestInvalid("Messages can't contain duplicate document names.")
+    if len(names) > 5:
+        raise RequestInvalid("You can't include more than 5 documents in a request.")
+    if sum("cachePoint" in b for b in blocks) > MAX_CACHE_POINTS:
+        raise RequestInvalid(f"A request can contain at most {MAX_CACHE_POINTS} cachePoint blocks.")

@@ -16,3 +16,5 @@ class ModelCapabilities:
     reasoning: bool = False  # extended thinking / reasoningContent
     documents: bool = False  # document blocks
     native_json_schema: bool = False  # outputConfig.textFormat structured output
+    prompt_caching: bool = False  # cachePoint blocks (Claude 3.5 Haiku, 3.7, 4.x; Nova)
+    prompt_caching_tools: bool = True  # cachePoint inside toolConfig.tools too (Nova: system/messages only)

@@ -1,16 +1,31 @@
-"""Message content (string or parts) -> Converse content blocks: text and images.
+"""Message content (string or parts) -> Converse content blocks: text, images, documents, cache points.
 
 Empty or whitespace-only text is dropped because Bedrock rejects blank text blocks (PITFALLS #10).
+A part's `cache_control` becomes a cachePoint block right after it (see caching.py).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
+from dataclasses import dataclass
 from typing import Any
 
+from translators.caching import append_point, cache_point
+from translators.documents import decoded_size, document_block
 from translators.errors import TranslationError
 from translators.mappings import IMAGE_FORMATS, MAX_IMAGE_BYTES
+
+_FILE_POLICY = "file parts are only accepted in user messages"
+
+
+@dataclass(frozen=True)
+class ContentRules:
+    """Which non-text parts a message of this role may carry on this model, and the 400 when not."""
+
+    images: bool = False
+    image_error: str = "this model does not accept images"
+    documents: bool = False
+    document_error: str = _FILE_POLICY
+
 
 _URL_POLICY = "image URLs are not fetched by this gateway; send a data: URL (data:image/png;base64,...)"
 
@@ -33,10 +48,7 @@ def _image_block(part: dict[str, Any], param: str) -> dict[str, Any]:
             param=param,
         )
     data = "".join(data.split())
-    try:
-        size = len(base64.b64decode(data, validate=True))
-    except (binascii.Error, ValueError):
-        raise TranslationError("image data is not valid base64", param=param) from None
+    size = decoded_size(data, param, "image")
     if size > MAX_IMAGE_BYTES:
         raise TranslationError(
             f"image is {size} bytes; Bedrock accepts at most {MAX_IMAGE_BYTES} bytes (3.75 MB) per image",
@@ -52,10 +64,29 @@ def _text(value: Any, param: str) -> list[dict[str, Any]]:
     return [{"text": value}] if value.strip() else []
 
 
-def content_blocks(
-    content: Any, param: str, *, images: bool, image_error: str = "this model does not accept images"
-) -> list[dict[str, Any]]:
-    """Blocks for string-or-parts content; `images` says whether image parts are allowed here."""
+def _part_blocks(part: Any, param: str, rules: ContentRules) -> list[dict[str, Any]]:
+    kind = part.get("type") if isinstance(part, dict) else None
+    if kind == "text":
+        return _text(part.get("text"), f"{param}.text")
+    if kind == "refusal":
+        return _text(part.get("refusal"), f"{param}.refusal")
+    if kind == "image_url":
+        if not rules.images:
+            raise TranslationError(rules.image_error, param=param, code="unsupported_content")
+        return [_image_block(part, param)]
+    if kind == "file":
+        if not rules.documents:
+            raise TranslationError(rules.document_error, param=param, code="unsupported_content")
+        return [document_block(part, param)]
+    raise TranslationError(
+        f"content part type '{kind}' is not supported by this gateway",
+        param=f"{param}.type",
+        code="unsupported_content",
+    )
+
+
+def content_blocks(content: Any, param: str, rules: ContentRules) -> list[dict[str, Any]]:
+    """Blocks for string-or-parts content; `rules` says which part types are allowed here."""
     if content is None:
         return []
     if isinstance(content, str):
@@ -64,22 +95,8 @@ def content_blocks(
         raise TranslationError("content must be a string or a list of content parts", param=param)
     blocks: list[dict[str, Any]] = []
     for j, part in enumerate(content):
-        part_param = f"{param}[{j}]"
-        kind = part.get("type") if isinstance(part, dict) else None
-        if kind == "text":
-            blocks += _text(part.get("text"), f"{part_param}.text")
-        elif kind == "refusal":
-            blocks += _text(part.get("refusal"), f"{part_param}.refusal")
-        elif kind == "image_url":
-            if not images:
-                raise TranslationError(image_error, param=part_param, code="unsupported_content")
-            blocks.append(_image_block(part, part_param))
-        else:
-            raise TranslationError(
-                f"content part type '{kind}' is not supported by this gateway",
-                param=f"{part_param}.type",
-                code="unsupported_content",
-            )
+        blocks += _part_blocks(part, f"{param}[{j}]", rules)
+        append_point(blocks, cache_point(part, f"{param}[{j}]"))
     return blocks
 
 

@@ -2,6 +2,8 @@
 
 Leading system/developer messages become `system` blocks; later ones stay in place as user-side text so
 a cached prompt prefix stays stable (PITFALLS #19). Same-role neighbours are merged (PITFALLS #8, #9).
+`cache_control` on a message puts a cache point after its last block; on parts of content that collapses
+into one block (tool results, later system messages) it puts one after that block.
 """
 
 from __future__ import annotations
@@ -10,13 +12,17 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from translators.caching import append_point, cache_point, content_point
 from translators.capabilities import ModelCapabilities
-from translators.content import content_blocks, plain_text
+from translators.content import ContentRules, content_blocks, plain_text
+from translators.documents import finish_documents
 from translators.errors import TranslationError
 from translators.mappings import CONVERSATION_START, EMPTY_TOOL_RESULT, MIDDLE_SYSTEM_PREFIX, safe_tool_name
 
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
 _SYSTEM_ROLES = frozenset({"system", "developer"})
+_ASSISTANT_RULES = ContentRules(image_error="assistant messages cannot contain images")
+_SYSTEM_RULES = ContentRules(image_error="system messages cannot contain images")
 
 
 @dataclass
@@ -100,12 +106,7 @@ def _reasoning_blocks(msg: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _assistant(msg: dict[str, Any], i: int, conv: Conversation, caps: ModelCapabilities) -> list[dict]:
     blocks = _reasoning_blocks(msg) if caps.reasoning else []
-    blocks += content_blocks(
-        msg.get("content"),
-        f"messages[{i}].content",
-        images=False,
-        image_error="assistant messages cannot contain images",
-    )
+    blocks += content_blocks(msg.get("content"), f"messages[{i}].content", _ASSISTANT_RULES)
     return blocks + _tool_use_blocks(msg, i, conv, caps)
 
 
@@ -116,30 +117,42 @@ def _tool(msg: dict[str, Any], i: int, conv: Conversation, caps: ModelCapabiliti
             f"tool message refers to tool_call_id {call_id!r}, which matches no earlier assistant tool call",
             param=f"messages[{i}].tool_call_id",
         )
+    point = content_point(msg.get("content"), f"messages[{i}].content")  # cachePoint is not toolResult content
     if not caps.tools:
-        return [{"text": f"[tool result {call_id}]: {plain_text(msg.get('content')) or EMPTY_TOOL_RESULT}"}]
-    content = content_blocks(
-        msg.get("content"),
-        f"messages[{i}].content",
-        images=caps.tool_result_images,
-        image_error="this model does not accept images in tool results",
-    )
-    return [{"toolResult": {"toolUseId": call_id, "content": content or [{"text": EMPTY_TOOL_RESULT}]}}]
+        text = plain_text(msg.get("content")) or EMPTY_TOOL_RESULT
+        blocks = [{"text": f"[tool result {call_id}]: {text}"}]
+    else:
+        rules = ContentRules(caps.tool_result_images, "this model does not accept images in tool results")
+        content = content_blocks(msg.get("content"), f"messages[{i}].content", rules)
+        content = [b for b in content if "cachePoint" not in b]
+        blocks = [{"toolResult": {"toolUseId": call_id, "content": content or [{"text": EMPTY_TOOL_RESULT}]}}]
+    append_point(blocks, point)
+    return blocks
+
+
+def _blocks(msg: dict[str, Any], role: str, i: int, conv: Conversation, caps: ModelCapabilities) -> list[dict]:
+    if role in _SYSTEM_ROLES:
+        text = plain_text(msg.get("content"))
+        blocks = [{"text": MIDDLE_SYSTEM_PREFIX + text}] if text.strip() else []
+        append_point(blocks, content_point(msg.get("content"), f"messages[{i}].content"))
+        return blocks
+    if role == "assistant":
+        return _assistant(msg, i, conv, caps)
+    if role == "tool":
+        return _tool(msg, i, conv, caps)
+    rules = ContentRules(caps.vision, documents=caps.documents, document_error="this model does not accept documents")
+    blocks = content_blocks(msg.get("content"), f"messages[{i}].content", rules)
+    if not blocks:
+        raise TranslationError("message content is empty", param=f"messages[{i}].content")
+    return blocks
 
 
 def _turn(msg: dict[str, Any], role: str, i: int, conv: Conversation, caps: ModelCapabilities) -> dict | None:
-    if role in _SYSTEM_ROLES:
-        text = plain_text(msg.get("content"))
-        return {"role": "user", "content": [{"text": MIDDLE_SYSTEM_PREFIX + text}]} if text.strip() else None
-    if role == "assistant":
-        blocks = _assistant(msg, i, conv, caps)
-        return {"role": "assistant", "content": blocks} if blocks else None
-    if role == "tool":
-        return {"role": "user", "content": _tool(msg, i, conv, caps)}
-    blocks = content_blocks(msg.get("content"), f"messages[{i}].content", images=caps.vision)
+    blocks = _blocks(msg, role, i, conv, caps)
+    append_point(blocks, cache_point(msg, f"messages[{i}]"))
     if not blocks:
-        raise TranslationError("message content is empty", param=f"messages[{i}].content")
-    return {"role": "user", "content": blocks}
+        return None  # an empty assistant or later system message is dropped
+    return {"role": "assistant" if role == "assistant" else "user", "content": blocks}
 
 
 def _merge(turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -159,12 +172,9 @@ def _leading_system(messages: list[Any]) -> tuple[list[dict[str, Any]], int]:
     blocks: list[dict[str, Any]] = []
     i = 0
     while i < len(messages) and _role(messages[i], i) in _SYSTEM_ROLES:
-        blocks += content_blocks(
-            messages[i].get("content"),
-            f"messages[{i}].content",
-            images=False,
-            image_error="system messages cannot contain images",
-        )
+        message_blocks = content_blocks(messages[i].get("content"), f"messages[{i}].content", _SYSTEM_RULES)
+        append_point(message_blocks, cache_point(messages[i], f"messages[{i}]"))
+        blocks += message_blocks
         i += 1
     return blocks, i
 
@@ -180,6 +190,7 @@ def convert_messages(messages: Any, caps: ModelCapabilities) -> Conversation:
         if turn is not None:
             turns.append(turn)
     conv.messages = _merge(turns)
+    finish_documents(conv.messages)
     if not conv.messages:
         raise TranslationError("messages must contain at least one user message", param="messages")
     if conv.messages[0]["role"] == "assistant":  # Converse must start with a user turn
@@ -201,6 +212,9 @@ def finalize(conv: Conversation, caps: ModelCapabilities) -> None:
             "end the conversation with a user message",
             param="messages",
         )
-    text = last["content"][-1].get("text")
+    end = len(last["content"]) - 1
+    if "cachePoint" in last["content"][end]:
+        end -= 1  # content never starts with a cache point
+    text = last["content"][end].get("text")
     if text is not None:  # Bedrock rejects a final assistant text with trailing whitespace
-        last["content"][-1] = {"text": text.rstrip()}
+        last["content"][end] = {"text": text.rstrip()}

@@ -50,6 +50,7 @@ EXTENSIONS = frozenset(
         "requestMetadata",
         "thinking",
         "top_k",
+        "prompt_caching",
     }
 )
 

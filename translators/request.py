@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from translators.caching import apply_cache_points
 from translators.capabilities import ModelCapabilities
 from translators.errors import TranslationError
 from translators.extensions import extension_fields
@@ -49,6 +50,7 @@ def openai_request_to_converse(
         "toolConfig": plan.tool_config,
         **extensions,
     }
+    apply_cache_points(converse, fields, capabilities)
     return ConverseRequest(
         body={k: v for k, v in converse.items() if v},
         stream=stream,

@@ -2,6 +2,7 @@
 
 No toolConfig unless the caller sent tools, response_format needs one, or history holds tool blocks
 (Bedrock rejects toolUse/toolResult without a toolConfig: PITFALLS #14, #15).
+A tool's `cache_control` (or its function's) puts a cachePoint right after that tool in toolConfig.tools.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from translators.caching import CachePoint, append_point, cache_point
 from translators.capabilities import ModelCapabilities
 from translators.errors import TranslationError
 from translators.mappings import JSON_OBJECT_INSTRUCTION, JSON_TOOL_NAME, safe_tool_name
@@ -60,6 +62,12 @@ def _tool_spec(tool: Any, i: int, names: dict[str, str]) -> dict[str, Any]:
         )
     description = fn.get("description") or name  # Bedrock rejects an empty description (PITFALLS #12)
     return {"toolSpec": {"name": safe, "description": description, "inputSchema": {"json": schema}}}
+
+
+def _tool_point(tool: Any, i: int) -> CachePoint | None:
+    point = cache_point(tool, f"tools[{i}]")
+    fn = tool.get("function") if isinstance(tool, dict) else None
+    return point or cache_point(fn, f"tools[{i}].function")
 
 
 def _choice(choice: Any, names: dict[str, str]) -> dict[str, Any] | str | None:
@@ -134,7 +142,10 @@ def plan_tools(
         raise TranslationError(
             "this model does not support tools", param="tools", code="unsupported_parameter"
         )
-    specs = [_tool_spec(t, i, plan.tool_names) for i, t in enumerate(tools or [])]
+    specs: list[dict[str, Any]] = []
+    for i, tool in enumerate(tools or []):
+        specs.append(_tool_spec(tool, i, plan.tool_names))
+        append_point(specs, _tool_point(tool, i))
     choice = _choice(choice_value, plan.tool_names) if specs else None  # PITFALLS #13
     json_spec = _json_spec(body, caps, plan.tool_names)
     if isinstance(json_spec, str):

@@ -80,8 +80,12 @@ def test_unsupported_parameter_is_400_or_dropped(param: str, value: Any) -> None
         ({"messages": [{"role": "user", "content": 42}]}, "messages[0].content"),
         ({"messages": [{"role": "tool", "tool_call_id": "x", "content": "r"}]}, "messages[0].tool_call_id"),
         (
-            {"messages": [{"role": "user", "content": [{"type": "file", "file": {}}]}]},
+            {"messages": [{"role": "user", "content": [{"type": "input_audio", "input_audio": {}}]}]},
             "messages[0].content[0].type",
+        ),
+        (
+            {"messages": [{"role": "user", "content": [{"type": "file", "file": {}}]}]},
+            "messages[0].content[0]",
         ),
     ],
 )
