@@ -11,27 +11,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import aiohttp
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tests.conftest import free_port, wait_for_port  # noqa: E402
+from stack import gateway_stack
 
 KEY = "sk-bench-" + "b" * 40
-
-
-def start(cmd: list[str], env: dict[str, str], cpu: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(["taskset", "-c", cpu, *cmd], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 async def load(url: str, body: dict[str, object], total: int, concurrency: int, stream: bool) -> dict[str, float]:
@@ -77,21 +68,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--redis", action="store_true", help="use the Redis limiter at 127.0.0.1:6379")
     args = parser.parse_args()
-    workdir = tempfile.mkdtemp()
-    emu_port, gw_port = free_port(), free_port()
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_REGION": "us-east-1",
-           "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": f"http://127.0.0.1:{emu_port}",
-           "LLM_GATEWAY_SQLITE_PATH": f"{workdir}/bench.db", "LLM_GATEWAY_USAGE_SPOOL_DIR": f"{workdir}/spool",
-           "LLM_GATEWAY_DEMO_KEY": KEY, "LLM_GATEWAY_DEFAULT_RPM": "100000000",
-           "LLM_GATEWAY_DEFAULT_TPM": "1000000000000", "LLM_GATEWAY_LOG_LEVEL": "warning"}
-    if args.redis:
-        env["REDIS_URL"] = "redis://127.0.0.1:6379/0"
-    emulator = start([sys.executable, "-m", "bedrock_emulator", "--port", str(emu_port)], env, "1")
-    gateway = start([sys.executable, "-m", "proxy", "serve", "--port", str(gw_port)], env, "0")
-    try:
-        wait_for_port(emu_port, proc=emulator)
-        wait_for_port(gw_port, proc=gateway, timeout=60)
-        url = f"http://127.0.0.1:{gw_port}/v1/chat/completions"
+    extra = {"REDIS_URL": "redis://127.0.0.1:6379/0"} if args.redis else {}
+    with gateway_stack(KEY, pin=True, **extra) as (url, _):
         plain = {"model": "claude-3-haiku", "messages": [{"role": "user", "content": "EMULATOR:reply=ok"}]}
         streamed = {**plain, "stream": True,
                     "messages": [{"role": "user", "content": "EMULATOR:words=20"}]}
@@ -103,10 +81,6 @@ def main() -> None:
             r = asyncio.run(load(url, body, args.requests, args.concurrency, stream))
             print(f"{name:<12} {r['rps']:>8.0f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} "
                   f"{r['overhead_p50_ms']:>16.3f} {r['errors']:>7}")
-    finally:
-        for proc in (gateway, emulator):
-            proc.terminate()
-            proc.wait(timeout=30)
 
 
 if __name__ == "__main__":

@@ -11,19 +11,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import secrets
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import aiohttp
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tests.conftest import free_port, wait_for_port  # noqa: E402
+from stack import gateway_stack
 
 KEY = "sk-bench-" + "m" * 40
 
@@ -55,34 +51,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--per-round", type=int, default=2000)
     args = parser.parse_args()
-    workdir = tempfile.mkdtemp()
-    emu_port, gw_port = free_port(), free_port()
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_REGION": "us-east-1",
-           "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": f"http://127.0.0.1:{emu_port}",
-           "LLM_GATEWAY_SQLITE_PATH": f"{workdir}/bench.db", "LLM_GATEWAY_USAGE_SPOOL_DIR": f"{workdir}/spool",
-           "LLM_GATEWAY_DEMO_KEY": KEY, "LLM_GATEWAY_DEFAULT_RPM": "100000000",
-           "LLM_GATEWAY_DEFAULT_TPM": "1000000000000", "LLM_GATEWAY_LOG_LEVEL": "warning"}
-    emulator = subprocess.Popen([sys.executable, "-m", "bedrock_emulator", "--port", str(emu_port)], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    gateway = subprocess.Popen([sys.executable, "-m", "proxy", "serve", "--port", str(gw_port)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for_port(emu_port, proc=emulator)
-        wait_for_port(gw_port, proc=gateway, timeout=60)
-        url = f"http://127.0.0.1:{gw_port}/v1/chat/completions"
+    with gateway_stack(KEY) as (url, pid):
         samples = []
         print(f"{'round':>5} {'requests':>9} {'RSS MiB':>8}")
         for n in range(1, args.rounds + 1):
             asyncio.run(round_of_traffic(url, args.per_round))
-            samples.append(rss_mib(gateway.pid))
+            samples.append(rss_mib(pid))
             print(f"{n:>5} {n * args.per_round:>9} {samples[-1]:>8.1f}")
         if len(samples) > 2:
             print(f"growth from round 2 to {len(samples)}: {samples[-1] - samples[1]:+.1f} MiB "
                   f"over {(len(samples) - 2) * args.per_round} requests")
-    finally:
-        for proc in (gateway, emulator):
-            proc.terminate()
-            proc.wait(timeout=30)
 
 
 if __name__ == "__main__":
