@@ -52,6 +52,16 @@ def _decode(item: dict[str, Any]) -> dict[str, Any]:
     return {k: _de.deserialize(v) for k, v in item.items()}
 
 
+def _put_new(c: Any, table: str, item: dict[str, Any], hash_key: str, conflict: Conflict) -> None:
+    """PutItem that never overwrites: an existing item with that key raises ``conflict``."""
+    try:
+        c.put_item(TableName=table, Item=_encode(item), ConditionExpression=f"attribute_not_exists({hash_key})")
+    except ClientError as exc:
+        if _failed_condition(exc):
+            raise conflict from None
+        raise
+
+
 def _failed_condition(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
@@ -116,16 +126,8 @@ class DynamoKeyStore:
         def put(c: Any) -> None:
             if self._key_by_id(c, key.key_id) is not None:
                 raise Conflict(f"Key '{key.key_id}' already exists.", param="key_id")
-            try:
-                c.put_item(
-                    TableName=self._keys,
-                    Item=_encode(key_to_item(key)),
-                    ConditionExpression="attribute_not_exists(key_hash)",
-                )
-            except ClientError as exc:
-                if _failed_condition(exc):
-                    raise Conflict(f"Key '{key.key_id}' already exists.", param="key_id") from None
-                raise
+            conflict = Conflict(f"Key '{key.key_id}' already exists.", param="key_id")
+            _put_new(c, self._keys, key_to_item(key), "key_hash", conflict)
 
         await self._run(put)
 
@@ -180,16 +182,8 @@ class DynamoKeyStore:
 
     async def put_team(self, team: Team) -> None:
         def put(c: Any) -> None:
-            try:
-                c.put_item(
-                    TableName=self._teams,
-                    Item=_encode(team_to_item(team)),
-                    ConditionExpression="attribute_not_exists(team_id)",
-                )
-            except ClientError as exc:
-                if _failed_condition(exc):
-                    raise Conflict(f"Team '{team.team_id}' already exists.", param="team_id") from None
-                raise
+            conflict = Conflict(f"Team '{team.team_id}' already exists.", param="team_id")
+            _put_new(c, self._teams, team_to_item(team), "team_id", conflict)
 
         await self._run(put)
 
