@@ -2,17 +2,20 @@
 Rate limits, concurrency and budget reservation for ONE chat request, atomically, in one round trip.
 proxy/ratelimit_local.py is the in-process twin of this script: change both together.
 
-Algorithm: two-window sliding counter (alisaifee/limits). Windows are aligned to multiples of W ms of
-Redis server time; a counter hash keeps the current window index `w`, its count `cur` and the previous
-window's count `prev`. Estimated use = prev * (W - elapsed) / W + cur. A request of cost c fits when
-  prev * (W - elapsed) + (cur + c) * W <= limit * W          (integers only: no float drift)
-Admission is all-or-nothing: every check runs first, writes happen only if all pass.
+Algorithm: a sliding window of 1-second buckets. A rate key is a hash holding one field per live
+bucket (field = bucket index, floor(now / B)), plus s (their sum), o (oldest live bucket) and n (newest).
+A request at bucket b counts the buckets b-N .. b (N = W / B): every admission of the last W ms is
+counted, so NO rolling W-ms span ever holds more than the limit. The price of that guarantee: usage is
+counted for up to B ms longer than W (conservative by at most one bucket, 1/60 of the window).
+Memory per rate key is at most N + 4 hash fields whatever the traffic; eviction is amortised O(1).
+Admission is all-or-nothing: every check runs first, writes happen only if all pass (evicting expired
+buckets changes no count, so it may happen on a rejected request too).
 
 KEYS (all share the hash tag {team:<team_id>}, so one Redis Cluster slot):
-  1 rl:{team:T}:rpm:team          hash w/cur/prev      requests, team level
-  2 rl:{team:T}:rpm:key:K         hash w/cur/prev      requests, key level
-  3 rl:{team:T}:tpm:team          hash w/cur/prev      tokens, team level
-  4 rl:{team:T}:tpm:key:K         hash w/cur/prev      tokens, key level
+  1 rl:{team:T}:rpm:team          hash of buckets      requests, team level
+  2 rl:{team:T}:rpm:key:K         hash of buckets      requests, key level
+  3 rl:{team:T}:tpm:team          hash of buckets      tokens, team level
+  4 rl:{team:T}:tpm:key:K         hash of buckets      tokens, key level
   5 rl:{team:T}:conc:team         zset member=request token, score=expiry ms (in-flight requests)
   6 rl:{team:T}:conc:key:K        zset, same
   7 bud:{team:T}:YYYY-MM          hash spent/reserved (nano-USD integers), seeded=1 once initialised
@@ -34,14 +37,19 @@ ARGV (units in brackets; -1 means "no limit at this level", that key is then not
  16..17 seeds       [nano-USD] spent so far this period per the usage store, for a budget hash that is
                     not initialised yet; "" = unknown: the script then returns status 4 and writes nothing
  18 budget TTL      [ms] lifetime of a budget period's keys
- 19 token diff      [tokens] settle only: real - estimate, applied to the CURRENT window (clamped at 0)
+ 19 token diff      [tokens] settle only: real - estimate. More is charged to the current bucket (when
+                    it became known); a refund comes off the admission's bucket while that still counts
  20 real cost       [nano-USD] settle only
+ 21 admitted at     [ms] settle only: the `now` the admission returned
+ 22 B               [ms] bucket length (1000)
 
 Returns (admit): {status, detail, now_ms,
-                  rpm_team_cur, rpm_team_prev, rpm_key_cur, rpm_key_prev,
-                  tpm_team_cur, tpm_team_prev, tpm_key_cur, tpm_key_prev,
+                  then for each rate key 1..4: used, retry_ms, reset_ms,
                   inflight_team, inflight_key,
                   team_spent, team_reserved, key_spent, key_reserved}
+  used: counted in the window (after the admission when admitted); retry_ms: when this request would
+  fit if nothing else arrives (0 if it fits now, -1 if it never can: cost > limit); reset_ms: when
+  every counted unit has left the window (0 if none).
   status 0 admitted (state after the admission), 1 a rate window is full, 2 concurrency cap reached,
   3 budget spent (state before; detail = 1 team / 2 key for 2 and 3), 4 seed needed ({4, level, now}).
 Returns (settle): {0}
@@ -55,27 +63,57 @@ else
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
-local win = math.floor(now / W)
-local elapsed = now - win * W
+local B = tonumber(ARGV[22])
+local N = W / B
+local bucket = math.floor(now / B)
+local lo = bucket - N  -- oldest bucket still counted
 
 -- Lua prints numbers >= 1e14 in exponent form, which Redis rejects as an integer argument.
 local function int(x) return string.format('%d', x) end
 
-local function window(key)
-  local v = redis.call('HMGET', key, 'w', 'cur', 'prev')
-  local w = tonumber(v[1])
-  if w == win then return tonumber(v[2]), tonumber(v[3]) end
-  if w == win - 1 then return 0, tonumber(v[2]) end
-  return 0, 0
+-- Drops buckets that left the window; returns sum, oldest, newest (nil, nil when empty).
+local function load(key)
+  local v = redis.call('HMGET', key, 's', 'o', 'n')
+  if not v[1] then return 0, nil, nil end
+  local s, o, n = tonumber(v[1]), tonumber(v[2]), tonumber(v[3])
+  if n < lo then
+    redis.call('DEL', key)
+    return 0, nil, nil
+  end
+  if o < lo then
+    for j = o, lo - 1 do  -- at most N iterations: o >= n - N and n >= lo
+      local c = redis.call('HGET', key, int(j))
+      if c then
+        s = s - tonumber(c)
+        redis.call('HDEL', key, int(j))
+      end
+    end
+    o = lo
+    redis.call('HSET', key, 's', int(s), 'o', int(o))
+  end
+  return s, o, n
 end
 
-local function store(key, cur, prev)
-  redis.call('HSET', key, 'w', int(win), 'cur', int(cur), 'prev', int(prev))
-  redis.call('PEXPIRE', key, int(2 * W))
+local function add(key, s, o, amount)
+  redis.call('HINCRBY', key, int(bucket), int(amount))
+  redis.call('HSET', key, 's', int(s + amount), 'o', int(o or bucket), 'n', int(bucket))
+  redis.call('PEXPIRE', key, int(W + 2 * B))
 end
 
-local function fits(limit, cur, prev, cost)
-  return prev * (W - elapsed) + (cur + cost) * W <= limit * W
+local function reset_ms(s, n)
+  if s > 0 then return (n + N + 1) * B - now end
+  return 0
+end
+
+-- When the oldest buckets will have freed enough for `cost` to fit (nothing else arriving).
+local function retry_ms(key, s, o, n, limit, cost)
+  if cost > limit then return -1 end
+  local need, freed = s + cost - limit, 0
+  for j = o, n do
+    freed = freed + (tonumber(redis.call('HGET', key, int(j))) or 0)
+    if freed >= need then return (j + N + 1) * B - now end
+  end
+  return (n + N + 1) * B - now
 end
 
 -- Reservations of requests never settled (crashed replica) go back to the budget.
@@ -107,42 +145,46 @@ local function admit()
   for level = 1, 2 do
     if budget[level] >= 0 and not seed(level) then return {4, level, now} end
   end
-  local out = {0, 0, now, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
-  local rate_ok = true
+  local out = {0, 0, now, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+  local rate_ok, sums, oldest = true, {}, {}
   for i = 1, 4 do
     if limit[i] >= 0 then
-      local cur, prev = window(KEYS[i])
-      out[2 + 2 * i], out[3 + 2 * i] = cur, prev
-      if not fits(limit[i], cur, prev, cost[i]) then rate_ok = false end
+      local s, o, n = load(KEYS[i])
+      sums[i], oldest[i] = s, o
+      out[3 * i + 1], out[3 * i + 3] = s, reset_ms(s, n)
+      if s + cost[i] > limit[i] then
+        rate_ok = false
+        out[3 * i + 2] = retry_ms(KEYS[i], s, o, n, limit[i], cost[i])
+      end
     end
   end
   for level = 1, 2 do
     if conc[level] >= 0 then
       redis.call('ZREMRANGEBYSCORE', KEYS[4 + level], '-inf', now)
-      out[11 + level] = redis.call('ZCARD', KEYS[4 + level])
+      out[15 + level] = redis.call('ZCARD', KEYS[4 + level])
     end
     if budget[level] >= 0 then
       local hash = KEYS[5 + 2 * level]
       release_expired(hash, KEYS[6 + 2 * level])
       local v = redis.call('HMGET', hash, 'spent', 'reserved')
-      out[12 + 2 * level], out[13 + 2 * level] = tonumber(v[1]) or 0, tonumber(v[2]) or 0
+      out[16 + 2 * level], out[17 + 2 * level] = tonumber(v[1]) or 0, tonumber(v[2]) or 0
     end
   end
   if not rate_ok then out[1] = 1 return out end
   for level = 1, 2 do
-    if conc[level] >= 0 and out[11 + level] >= conc[level] then out[1], out[2] = 2, level return out end
+    if conc[level] >= 0 and out[15 + level] >= conc[level] then out[1], out[2] = 2, level return out end
   end
   for level = 1, 2 do
     -- Admit while anything is left, then reserve the worst case: overshoot <= one reservation.
-    if budget[level] >= 0 and out[12 + 2 * level] + out[13 + 2 * level] >= budget[level] then
+    if budget[level] >= 0 and out[16 + 2 * level] + out[17 + 2 * level] >= budget[level] then
       out[1], out[2] = 3, level
       return out
     end
   end
   for i = 1, 4 do
     if limit[i] >= 0 then
-      out[2 + 2 * i] = out[2 + 2 * i] + cost[i]
-      store(KEYS[i], out[2 + 2 * i], out[3 + 2 * i])
+      add(KEYS[i], sums[i], oldest[i], cost[i])
+      out[3 * i + 1], out[3 * i + 3] = sums[i] + cost[i], reset_ms(sums[i] + cost[i], bucket)
     end
   end
   local expiry = int(now + tonumber(ARGV[15]))
@@ -150,11 +192,11 @@ local function admit()
     if conc[level] >= 0 then
       redis.call('ZADD', KEYS[4 + level], expiry, ARGV[14])
       redis.call('PEXPIRE', KEYS[4 + level], ARGV[15])
-      out[11 + level] = out[11 + level] + 1
+      out[15 + level] = out[15 + level] + 1
     end
     if budget[level] >= 0 then
       local hash, zset = KEYS[5 + 2 * level], KEYS[6 + 2 * level]
-      out[13 + 2 * level] = redis.call('HINCRBY', hash, 'reserved', ARGV[13])
+      out[17 + 2 * level] = redis.call('HINCRBY', hash, 'reserved', ARGV[13])
       redis.call('ZADD', zset, expiry, ARGV[14] .. ':' .. ARGV[13])
       redis.call('PEXPIRE', hash, ARGV[18])
       redis.call('PEXPIRE', zset, ARGV[18])
@@ -165,12 +207,21 @@ end
 
 local function settle()
   local diff = tonumber(ARGV[19])
+  local admitted = math.floor(tonumber(ARGV[21]) / B)
   for i = 3, 4 do
     if tonumber(ARGV[3 + i]) >= 0 and diff ~= 0 then
-      local cur, prev = window(KEYS[i])
-      cur = cur + diff
-      if cur < 0 then cur = 0 end
-      store(KEYS[i], cur, prev)
+      local s, o, n = load(KEYS[i])
+      if diff > 0 then
+        add(KEYS[i], s, o, diff)
+      elseif o and admitted >= o and admitted <= n then
+        -- A refund leaves the window with the estimate it corrects, never earlier or later.
+        local charged = tonumber(redis.call('HGET', KEYS[i], int(admitted))) or 0
+        local refund = math.min(-diff, charged)
+        if refund > 0 then
+          redis.call('HINCRBY', KEYS[i], int(admitted), int(-refund))
+          redis.call('HSET', KEYS[i], 's', int(s - refund))
+        end
+      end
     end
   end
   for level = 1, 2 do

@@ -21,6 +21,8 @@ from proxy.errors import UpstreamUnavailable
 from proxy.identity import Principal
 from proxy.ratelimit_headers import (
     ADMITTED,
+    BUCKET_MS,
+    NOW,
     SEED_NEEDED,
     STATUS,
     WINDOW_MS,
@@ -70,7 +72,7 @@ class RedisLimiter:
         self,
         client: redis.asyncio.Redis,
         *,
-        timeout_ms: int = 250,
+        timeout_ms: int = 1000,
         policy: str = "open",
         budget_seed: BudgetSeed | None = None,
         clock: Clock | None = None,
@@ -112,7 +114,7 @@ class RedisLimiter:
         self._mark_up()
         if state[STATUS] != ADMITTED:
             raise rejection(plan, state)
-        return Admission(plan, headers_for(plan, state), functools.partial(self._settle, plan))
+        return Admission(plan, headers_for(plan, state), functools.partial(self._settle, plan, state[NOW]))
 
     async def _admit_in_redis(self, plan: Plan) -> list[int]:
         keys = keys_for(plan)
@@ -124,10 +126,11 @@ class RedisLimiter:
             state = await self._call(keys, self._args(plan, "admit", seeds=(str(seed), "0")))
         return state
 
-    async def _settle(self, plan: Plan, tokens: int, cost_usd: Decimal) -> None:
+    async def _settle(self, plan: Plan, admitted_ms: int, tokens: int, cost_usd: Decimal) -> None:
         if self._down and time.monotonic() < self._retry_at:
             return  # no connect timeout per settle during an outage: the in-flight TTL frees the slot
-        args = self._args(plan, "settle", diff=tokens - plan.tokens, real_nano=usd_to_nano(cost_usd))
+        args = self._args(plan, "settle", diff=tokens - plan.tokens, real_nano=usd_to_nano(cost_usd),
+                          admitted_ms=admitted_ms)
         await self._settles.settle(keys_for(plan), args)
 
     async def _call(self, keys: list[str], args: list[Any]) -> list[int]:
@@ -135,14 +138,15 @@ class RedisLimiter:
             return [int(v) for v in await self._script(keys=keys, args=args)]
 
     def _args(
-        self, plan: Plan, mode: str, *, seeds: tuple[str, str] = ("0", "0"), diff: int = 0, real_nano: int = 0
+        self, plan: Plan, mode: str, *, seeds: tuple[str, str] = ("0", "0"), diff: int = 0, real_nano: int = 0,
+        admitted_ms: int = 0,
     ) -> list[Any]:
         now = "" if self._clock is None else self._now_ms()  # "" = Redis TIME, one clock for all replicas
         return [
             mode, now, WINDOW_MS,
             *map(_limit, plan.rate_limits), *map(_limit, plan.concurrency), *map(_limit, plan.budgets_nano),
             plan.tokens, plan.reservation_nano, plan.token, self._ttl_ms,
-            *seeds, BUDGET_TTL_MS, diff, real_nano,
+            *seeds, BUDGET_TTL_MS, diff, real_nano, admitted_ms, BUCKET_MS,
         ]  # fmt: skip
 
     async def _unavailable(self, plan: Plan) -> Admission:

@@ -7,7 +7,6 @@ vector, and this module turns it into headers, RateLimited or QuotaExceeded, so 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,15 +19,21 @@ from proxy.ids import random_hex
 logger = logging.getLogger(__name__)
 
 WINDOW_MS = 60_000
+BUCKET_MS = 1_000  # sliding-window granularity: usage is counted for at most one bucket longer than W
 NANO = Decimal(10) ** 9
 
 # Positions in the state vector (see the return tuple documented in ratelimit.lua).
 STATUS, DETAIL, NOW = 0, 1, 2
 ADMITTED, RATE_FULL, CONCURRENCY_FULL, BUDGET_SPENT, SEED_NEEDED = 0, 1, 2, 3, 4
-# Rate counters in KEYS order: (kind, level); cur at 3 + 2*i, prev at 4 + 2*i.
+# Rate counters in KEYS order: (kind, level); used at 3 + 3*i, retry_ms at 4 + 3*i, reset_ms at 5 + 3*i.
 COUNTERS = (("requests", 0), ("requests", 1), ("tokens", 0), ("tokens", 1))
-INFLIGHT = (11, 12)
-SPENT_RESERVED = ((13, 14), (15, 16))
+INFLIGHT = (15, 16)
+SPENT_RESERVED = ((17, 18), (19, 20))
+STATE_LENGTH = 21
+
+
+def used_at(i: int) -> int:
+    return 3 + 3 * i
 
 
 def usd_to_nano(usd: Decimal, *, round_up: bool = False) -> int:
@@ -122,37 +127,6 @@ class Admission:
             logger.exception("rate limiter settle failed for team %s", self.plan.team_id)
 
 
-def fits(limit: int, cur: int, prev: int, cost: int, elapsed: int, window: int = WINDOW_MS) -> bool:
-    """The exact integer test the Lua script runs."""
-    return prev * (window - elapsed) + (cur + cost) * window <= limit * window
-
-
-def remaining(limit: int, cur: int, prev: int, elapsed: int, window: int = WINDOW_MS) -> int:
-    return max(0, (limit * window - prev * (window - elapsed) - cur * window) // window)
-
-
-def used(cur: int, prev: int, elapsed: int, window: int = WINDOW_MS) -> int:
-    return -(-(prev * (window - elapsed) + cur * window) // window)
-
-
-def retry_after_ms(limit: int, cur: int, prev: int, cost: int, elapsed: int, window: int = WINDOW_MS) -> int:
-    """When enough of the window will have slid for this request to fit (assuming no other traffic)."""
-    if limit - cur - cost >= 0:
-        # Fits later in this window, once prev's weight has decayed enough.
-        at = window - (limit - cur - cost) * window / prev
-        return max(1, math.ceil(at - elapsed))
-    # The current window alone is too full: in the next one, cur becomes prev and decays.
-    at_next = max(0.0, window - (limit - cost) * window / cur)
-    return max(1, math.ceil(window - elapsed + at_next))
-
-
-def reset_ms(cur: int, prev: int, elapsed: int, window: int = WINDOW_MS) -> int:
-    """Time until the counter is back to its initial state (OpenAI's definition of x-ratelimit-reset-*)."""
-    if cur > 0:
-        return 2 * window - elapsed
-    return window - elapsed if prev > 0 else 0
-
-
 def format_duration(ms: int) -> str:
     """OpenAI's style: "20ms", "1s", "1.5s", "6m0s"."""
     if ms < 1000:
@@ -164,7 +138,6 @@ def format_duration(ms: int) -> str:
 
 def headers_for(plan: Plan, state: list[int]) -> dict[str, str]:
     """x-ratelimit-* for the stricter of team/key per kind; a kind with no limit at all is omitted."""
-    elapsed = state[NOW] % WINDOW_MS
     headers: dict[str, str] = {}
     for kind in ("requests", "tokens"):
         best: tuple[int, int, int] | None = None  # remaining, limit, reset
@@ -172,8 +145,8 @@ def headers_for(plan: Plan, state: list[int]) -> dict[str, str]:
             limit = plan.rate_limits[i]
             if counter_kind != kind or limit is None:
                 continue
-            cur, prev = state[3 + 2 * i], state[4 + 2 * i]
-            candidate = (remaining(limit, cur, prev, elapsed), limit, reset_ms(cur, prev, elapsed))
+            used, reset = state[used_at(i)], state[used_at(i) + 2]
+            candidate = (max(0, limit - used), limit, reset)
             if best is None or candidate[0] < best[0]:
                 best = candidate
         if best is not None:
@@ -207,18 +180,17 @@ def rejection(plan: Plan, state: list[int]) -> RateLimited | QuotaExceeded:
 
 
 def _rate_rejection(plan: Plan, state: list[int], headers: dict[str, str]) -> RateLimited:
-    elapsed = state[NOW] % WINDOW_MS
     first: tuple[int, int, int] | None = None  # counter, limit, used
     wait = 0
     for i, (_, level) in enumerate(COUNTERS):
         limit = plan.rate_limits[i]
-        cur, prev, cost = state[3 + 2 * i], state[4 + 2 * i], plan.cost(i)
-        if limit is None or fits(limit, cur, prev, cost, elapsed):
+        used, cost = state[used_at(i)], plan.cost(i)
+        if limit is None or used + cost <= limit:
             continue
         if cost > limit:
             return _too_large(plan, i, level, limit, headers)
-        wait = max(wait, retry_after_ms(limit, cur, prev, cost, elapsed))
-        first = first or (i, limit, used(cur, prev, elapsed))
+        wait = max(wait, state[used_at(i) + 1])
+        first = first or (i, limit, used)
     assert first is not None, "status 1 without a full window"
     i, limit, use = first
     kind, level = COUNTERS[i]

@@ -15,12 +15,14 @@ from proxy.errors import UpstreamUnavailable
 from proxy.identity import Principal
 from proxy.ratelimit_headers import (
     ADMITTED,
+    BUCKET_MS,
+    NOW,
+    STATE_LENGTH,
     STATUS,
     WINDOW_MS,
     Admission,
     Plan,
     build_plan,
-    fits,
     headers_for,
     keys_for,
     nano_to_usd,
@@ -68,6 +70,53 @@ class SeedCache:
         return nano
 
 
+class Buckets:
+    """One rate key of ratelimit.lua: usage per 1-second bucket over the last WINDOW_MS, and their total."""
+
+    SPAN = WINDOW_MS // BUCKET_MS  # a request at bucket b counts buckets b - SPAN .. b
+
+    def __init__(self) -> None:
+        self.counts: dict[int, int] = {}  # bucket index -> units; insertion order = time order
+        self.total = 0
+        self.newest: int | None = None
+
+    def evict(self, oldest_counted: int) -> bool:
+        """Drop buckets that left the window; False when nothing is left (the caller starts afresh)."""
+        if self.newest is None or self.newest < oldest_counted:
+            return False
+        for index in [b for b in self.counts if b < oldest_counted]:
+            self.total -= self.counts.pop(index)
+        return True
+
+    def add(self, now: int, amount: int) -> None:
+        index = now // BUCKET_MS
+        self.counts[index] = self.counts.get(index, 0) + amount
+        self.total += amount
+        self.newest = index
+
+    def refund(self, index: int, amount: int) -> None:
+        refund = min(amount, self.counts.get(index, 0))
+        if refund > 0:
+            self.counts[index] -= refund
+            self.total -= refund
+
+    def reset_ms(self, now: int) -> int:
+        if self.total <= 0 or self.newest is None:
+            return 0
+        return (self.newest + self.SPAN + 1) * BUCKET_MS - now
+
+    def retry_ms(self, now: int, limit: int, cost: int) -> int:
+        """When the oldest buckets will have freed enough for cost to fit (-1: never, cost > limit)."""
+        if cost > limit:
+            return -1
+        need, freed = self.total + cost - limit, 0
+        for index in sorted(self.counts):
+            freed += self.counts[index]
+            if freed >= need:
+                return (index + self.SPAN + 1) * BUCKET_MS - now
+        return self.reset_ms(now)
+
+
 class LocalLimiter:
     """Limiter protocol implemented in process memory."""
 
@@ -78,7 +127,7 @@ class LocalLimiter:
         self._clock = clock or time.time
         self._seeds = SeedCache(budget_seed)
         self._ttl_ms = int(inflight_ttl_s * 1000)
-        self._windows: dict[str, list[int]] = {}  # key -> [window index, cur, prev]
+        self._windows: dict[str, Buckets] = {}
         self._inflight: dict[str, dict[str, int]] = {}  # key -> member -> expiry ms
         self._budgets: dict[str, dict[str, int]] = {}  # key -> spent / reserved / seeded
 
@@ -101,7 +150,7 @@ class LocalLimiter:
             raise rejection(plan, state)
 
         async def settle(tokens: int, cost_usd: Decimal) -> None:
-            self.run_settle(plan, keys, self.now_ms(), tokens - plan.tokens, usd_to_nano(cost_usd))
+            self.run_settle(plan, keys, self.now_ms(), tokens - plan.tokens, usd_to_nano(cost_usd), state[NOW])
 
         return Admission(plan, headers_for(plan, state), settle, fallback=fallback)
 
@@ -121,11 +170,11 @@ class LocalLimiter:
             budget["spent"] += seed
             budget["seeded"] = 1
 
-    def _window(self, key: str, win: int) -> tuple[int, int]:
-        w, cur, prev = self._windows.get(key, (None, 0, 0))
-        if w == win:
-            return cur, prev
-        return (0, cur) if w == win - 1 else (0, 0)
+    def _buckets(self, key: str, now: int) -> Buckets:
+        buckets = self._windows.get(key)
+        if buckets is None or not buckets.evict(now // BUCKET_MS - WINDOW_MS // BUCKET_MS):
+            buckets = self._windows[key] = Buckets()
+        return buckets
 
     def _live(self, key: str, now: int) -> dict[str, int]:
         members = self._inflight.setdefault(key, {})
@@ -142,26 +191,27 @@ class LocalLimiter:
             budget["reserved"] = max(0, budget["reserved"] - int(member.rsplit(":", 1)[1]))
 
     def run_admit(self, plan: Plan, keys: list[str], now: int) -> list[int]:
-        win, elapsed = divmod(now, WINDOW_MS)
-        out = [0, 0, now] + [0] * 14
+        out = [0, 0, now] + [0] * (STATE_LENGTH - 3)
         rate_ok = True
         for i, limit in enumerate(plan.rate_limits):
             if limit is not None:
-                cur, prev = self._window(keys[i], win)
-                out[3 + 2 * i], out[4 + 2 * i] = cur, prev
-                rate_ok = rate_ok and fits(limit, cur, prev, plan.cost(i), elapsed)
+                buckets, cost = self._buckets(keys[i], now), plan.cost(i)
+                out[3 + 3 * i], out[5 + 3 * i] = buckets.total, buckets.reset_ms(now)
+                if buckets.total + cost > limit:
+                    rate_ok = False
+                    out[4 + 3 * i] = buckets.retry_ms(now, limit, cost)
         for level in (0, 1):
             if plan.concurrency[level] is not None:
-                out[11 + level] = len(self._live(keys[4 + level], now))
+                out[15 + level] = len(self._live(keys[4 + level], now))
             if plan.budgets_nano[level] is not None:
                 self._release_expired(keys[6 + 2 * level], keys[7 + 2 * level], now)
                 budget = self._budget(keys[6 + 2 * level])
-                out[13 + 2 * level], out[14 + 2 * level] = budget["spent"], budget["reserved"]
+                out[17 + 2 * level], out[18 + 2 * level] = budget["spent"], budget["reserved"]
         verdict = self._verdict(plan, out, rate_ok)
         if verdict is not None:
             out[0], out[1] = verdict
             return out
-        self._apply(plan, keys, out, win, now)
+        self._apply(plan, keys, out, now)
         return out
 
     @staticmethod
@@ -170,37 +220,42 @@ class LocalLimiter:
             return 1, 0
         for level in (0, 1):
             cap = plan.concurrency[level]
-            if cap is not None and out[11 + level] >= cap:
+            if cap is not None and out[15 + level] >= cap:
                 return 2, level + 1
         for level in (0, 1):
             budget = plan.budgets_nano[level]
-            if budget is not None and out[13 + 2 * level] + out[14 + 2 * level] >= budget:
+            if budget is not None and out[17 + 2 * level] + out[18 + 2 * level] >= budget:
                 return 3, level + 1
         return None
 
-    def _apply(self, plan: Plan, keys: list[str], out: list[int], win: int, now: int) -> None:
+    def _apply(self, plan: Plan, keys: list[str], out: list[int], now: int) -> None:
         for i, limit in enumerate(plan.rate_limits):
             if limit is not None:
-                out[3 + 2 * i] += plan.cost(i)
-                self._windows[keys[i]] = [win, out[3 + 2 * i], out[4 + 2 * i]]
+                buckets = self._windows[keys[i]]
+                buckets.add(now, plan.cost(i))
+                out[3 + 3 * i], out[5 + 3 * i] = buckets.total, buckets.reset_ms(now)
         expiry = now + self._ttl_ms
         for level in (0, 1):
             if plan.concurrency[level] is not None:
                 self._inflight[keys[4 + level]][plan.token] = expiry
-                out[11 + level] += 1
+                out[15 + level] += 1
             if plan.budgets_nano[level] is not None:
                 budget = self._budget(keys[6 + 2 * level])
                 budget["reserved"] += plan.reservation_nano
-                out[14 + 2 * level] = budget["reserved"]
+                out[18 + 2 * level] = budget["reserved"]
                 member = f"{plan.token}:{plan.reservation_nano}"
                 self._inflight.setdefault(keys[7 + 2 * level], {})[member] = expiry
 
-    def run_settle(self, plan: Plan, keys: list[str], now: int, diff: int, real_nano: int) -> None:
-        win = now // WINDOW_MS
+    def run_settle(
+        self, plan: Plan, keys: list[str], now: int, diff: int, real_nano: int, admitted_ms: int
+    ) -> None:
         for i in (2, 3):
             if plan.rate_limits[i] is not None and diff != 0:
-                cur, prev = self._window(keys[i], win)
-                self._windows[keys[i]] = [win, max(0, cur + diff), prev]
+                buckets = self._buckets(keys[i], now)
+                if diff > 0:
+                    buckets.add(now, diff)
+                else:
+                    buckets.refund(admitted_ms // BUCKET_MS, -diff)
         for level in (0, 1):
             if plan.concurrency[level] is not None:
                 self._inflight.get(keys[4 + level], {}).pop(plan.token, None)

@@ -87,7 +87,7 @@ class Settings:
 
     # --- rate limits and budgets -----------------------------------------------------------------
     redis_url: str | None = _env("REDIS_URL", None, _optional, doc="unset: in-process limiter")
-    redis_timeout_ms: int = _env("LLM_GATEWAY_REDIS_TIMEOUT_MS", 250, int)
+    redis_timeout_ms: int = _env("LLM_GATEWAY_REDIS_TIMEOUT_MS", 1000, int)
     ratelimit_failure_policy: str = _env(
         "LLM_GATEWAY_RATELIMIT_FAILURE_POLICY", "open", doc="open: in-process fallback; closed: 503"
     )

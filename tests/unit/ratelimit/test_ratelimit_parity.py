@@ -29,14 +29,16 @@ async def test_lua_and_local_agree_on_random_workload() -> None:
     lua = RedisLimiter(fake_redis(), clock=clock, inflight_ttl_s=20, owns_client=True)
     open_plans = []
     statuses: dict[int, int] = {}
-    for step in range(400):
-        clock.advance(rng.choice([0, 0, 0.5, 3, 17, 61]))
+    for step in range(1500):
+        # Steps below, at and across a bucket (1 s) and the window (60 s), so eviction is partial too.
+        clock.advance(rng.choice([0, 0, 0.001, 0.5, 0.999, 3, 17, 59.5, 61]))
         now = int(clock() * 1000)
         if open_plans and rng.random() < 0.4:
-            plan = open_plans.pop(rng.randrange(len(open_plans)))
+            plan, admitted_ms = open_plans.pop(rng.randrange(len(open_plans)))
             diff, real = rng.randint(-100, 200), usd_to_nano(Decimal(rng.randint(0, 90)) / 1000)
-            local.run_settle(plan, keys_for(plan), now, diff, real)
-            await lua._call(keys_for(plan), lua._args(plan, "settle", diff=diff, real_nano=real))
+            local.run_settle(plan, keys_for(plan), now, diff, real, admitted_ms)
+            args = lua._args(plan, "settle", diff=diff, real_nano=real, admitted_ms=admitted_ms)
+            await lua._call(keys_for(plan), args)
             continue
         cost = Decimal(rng.randint(0, 100)) / 1000
         plan = build_plan(random_principal(rng), tokens=rng.randint(0, 120), cost_usd=cost, now_ms=now)
@@ -45,6 +47,6 @@ async def test_lua_and_local_agree_on_random_workload() -> None:
         assert got == expected, f"step {step}: {plan}"
         statuses[got[0]] = statuses.get(got[0], 0) + 1
         if got[0] == 0:
-            open_plans.append(plan)
+            open_plans.append((plan, now))
     await lua.close()
     assert set(statuses) == {0, 1, 2, 3}, statuses  # every verdict was exercised

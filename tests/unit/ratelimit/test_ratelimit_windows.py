@@ -1,7 +1,8 @@
-"""Sliding windows: edges, the weighted previous window, retry-after, headers, stricter of team/key."""
+"""Sliding windows of 1-s buckets: edges, no rolling minute over the limit, retry-after, headers, team/key."""
 
 from __future__ import annotations
 
+import random
 from decimal import Decimal
 
 import pytest
@@ -21,7 +22,7 @@ def principal(team: Limits = NO_LIMITS, key: Limits = NO_LIMITS) -> Principal:
     return Principal(team_id="t1", team_name="acme", key_id="k1", team_limits=team, key_limits=key)
 
 
-async def test_window_edge_and_retry_after_into_next_window(make: Factory, clock: FakeClock) -> None:
+async def test_window_edge_and_retry_after(make: Factory, clock: FakeClock) -> None:
     limiter, who = make(), principal(Limits(rpm=3))
     for _ in range(3):
         await limiter.admit(who, tokens=1, cost_usd=ZERO)
@@ -29,42 +30,75 @@ async def test_window_edge_and_retry_after_into_next_window(make: Factory, clock
         await limiter.admit(who, tokens=1, cost_usd=ZERO)
     err = exc.value
     assert err.type == "requests" and err.code == "rate_limit_exceeded" and err.status == 429
-    # cur=3 fills this window; in the next one prev=3 must decay to 2: 60 s + 20 s.
-    assert err.retry_after_s == 80.0
-    assert err.headers["retry-after"] == "80"
+    # The three sit in the bucket [T0, T0+1s), counted until T0+61s: 60 s plus one bucket.
+    assert err.retry_after_s == 61.0
+    assert err.headers["retry-after"] == "61"
     assert err.message == (
         "Rate limit reached for requests per minute (RPM) on team acme: Limit 3, Used 3, Requested 1. "
-        "Please try again in 1m20s."
+        "Please try again in 1m1s."
     )
     assert err.headers["x-ratelimit-remaining-requests"] == "0"
-    clock.advance(79.999)
+    clock.advance(60.999)
     with pytest.raises(RateLimited):
         await limiter.admit(who, tokens=1, cost_usd=ZERO)
     clock.advance(0.001)
+    for _ in range(3):
+        await limiter.admit(who, tokens=1, cost_usd=ZERO)
+
+
+async def test_burst_across_the_minute_never_exceeds_the_limit(make: Factory, clock: FakeClock) -> None:
+    # The CI failure this replaced a two-window counter for: 29 requests at the end of one minute and a
+    # burst 2.5 s into the next. The counter weighted the 29 as 27.8 and let 2 more in (31 in 3 s).
+    limiter, who = make(), principal(Limits(rpm=30))
+    clock.advance(59.5)
+    for _ in range(29):
+        await limiter.admit(who, tokens=1, cost_usd=ZERO)
+    clock.advance(2.5)
     await limiter.admit(who, tokens=1, cost_usd=ZERO)
+    with pytest.raises(RateLimited) as exc:
+        await limiter.admit(who, tokens=1, cost_usd=ZERO)
+    assert exc.value.retry_after_s == 58.0  # the 29 (bucket T0 + 59 s) leave at T0 + 120 s
 
 
-async def test_weighted_previous_window(make: Factory, clock: FakeClock) -> None:
+async def test_oldest_buckets_slide_out_first(make: Factory, clock: FakeClock) -> None:
     limiter, who = make(), principal(Limits(rpm=10))
     clock.advance(30)
-    for _ in range(10):
+    for _ in range(6):
         await limiter.admit(who, tokens=1, cost_usd=ZERO)
-    clock.advance(30)  # exactly the next window's start: prev=10 weighs fully
+    clock.advance(10)
+    for _ in range(4):
+        await limiter.admit(who, tokens=1, cost_usd=ZERO)
+    clock.advance(20)  # T0 + 60 s: all ten still counted
     with pytest.raises(RateLimited) as exc:
         await limiter.admit(who, tokens=1, cost_usd=ZERO)
-    assert exc.value.retry_after_s == 6.0  # 10 * (1 - 6/60) + 1 = 10
-    clock.advance(5.999)
+    assert exc.value.retry_after_s == 31.0  # the six from T0 + 30 s leave at T0 + 91 s
+    clock.advance(30.999)
     with pytest.raises(RateLimited):
         await limiter.admit(who, tokens=1, cost_usd=ZERO)
     clock.advance(0.001)
-    admission = await limiter.admit(who, tokens=1, cost_usd=ZERO)
+    for _ in range(6):
+        admission = await limiter.admit(who, tokens=1, cost_usd=ZERO)
     assert admission.headers["x-ratelimit-remaining-requests"] == "0"
-    with pytest.raises(RateLimited) as exc:
-        await limiter.admit(who, tokens=1, cost_usd=ZERO)
-    assert exc.value.retry_after_s == 6.0  # now at 12 s into the window
-    clock.advance(120)  # two windows later everything has slid out
-    for _ in range(10):
-        await limiter.admit(who, tokens=1, cost_usd=ZERO)
+    assert admission.headers["x-ratelimit-reset-requests"] == "1m1s"  # the newest bucket is this one
+
+
+@pytest.mark.parametrize("seed", range(3))
+async def test_no_rolling_minute_ever_holds_more_than_the_limit(
+    make: Factory, clock: FakeClock, seed: int
+) -> None:
+    rng, limiter, who = random.Random(seed), make(), principal(Limits(rpm=20))
+    admitted: list[float] = []
+    for _ in range(600):
+        clock.advance(rng.choice([0, 0.05, 0.3, 0.999, 1, 2.5, 7]))
+        try:
+            await limiter.admit(who, tokens=1, cost_usd=ZERO)
+        except RateLimited as exc:
+            assert exc.retry_after_s is not None and exc.retry_after_s > 0
+            continue
+        admitted.append(clock())
+        in_last_minute = [t for t in admitted if t > clock() - 60]
+        assert len(in_last_minute) <= 20
+    assert len(admitted) > 100  # the limit was reached and recovered many times
 
 
 async def test_headers_for_admitted_request(make: Factory, clock: FakeClock) -> None:
@@ -73,11 +107,14 @@ async def test_headers_for_admitted_request(make: Factory, clock: FakeClock) -> 
     assert admission.headers == {
         "x-ratelimit-limit-requests": "10",
         "x-ratelimit-remaining-requests": "9",
-        "x-ratelimit-reset-requests": "2m0s",
+        "x-ratelimit-reset-requests": "1m1s",
         "x-ratelimit-limit-tokens": "1000",
         "x-ratelimit-remaining-tokens": "900",
-        "x-ratelimit-reset-tokens": "2m0s",
+        "x-ratelimit-reset-tokens": "1m1s",
     }
+    clock.advance(0.25)  # reset counts down within the bucket
+    again = await limiter.admit(principal(Limits(rpm=10, tpm=1000)), tokens=0, cost_usd=ZERO)
+    assert again.headers["x-ratelimit-reset-requests"] == "1m0.75s"
 
 
 async def test_no_limits_means_unchecked_and_no_headers(make: Factory) -> None:
@@ -115,15 +152,21 @@ async def test_all_or_nothing(make: Factory) -> None:
 
 async def test_tokens_retry_after_and_message(make: Factory, clock: FakeClock) -> None:
     limiter, who = make(), principal(Limits(tpm=1000))
-    await limiter.admit(who, tokens=900, cost_usd=ZERO)
-    clock.advance(60)  # next window: prev=900
+    await limiter.admit(who, tokens=100, cost_usd=ZERO)
+    clock.advance(20)
+    await limiter.admit(who, tokens=800, cost_usd=ZERO)
+    clock.advance(40)  # T0 + 60 s: 900 counted
     with pytest.raises(RateLimited) as exc:
         await limiter.admit(who, tokens=400, cost_usd=ZERO)
-    # 900 * (60 - t)/60 + 400 <= 1000  ->  t >= 20 s
-    assert exc.value.retry_after_s == 20.0
+    # 300 must leave: the 100 at T0 are not enough, the 800 at T0 + 20 s leave at T0 + 81 s.
+    assert exc.value.retry_after_s == 21.0
     assert exc.value.type == "tokens"
     assert "tokens per minute (TPM) on team acme: Limit 1000, Used 900, Requested 400" in exc.value.message
-    assert exc.value.message.endswith("Please try again in 20s.")
+    assert exc.value.message.endswith("Please try again in 21s.")
+    clock.advance(1)  # the 100 left: 800 + 200 fits, 800 + 201 does not
+    with pytest.raises(RateLimited):
+        await limiter.admit(who, tokens=201, cost_usd=ZERO)
+    await limiter.admit(who, tokens=200, cost_usd=ZERO)
 
 
 async def test_request_larger_than_the_limit(make: Factory) -> None:
@@ -146,6 +189,21 @@ async def test_settle_corrects_tokens_in_current_window(make: Factory) -> None:
     await small.settle(tokens=0, cost_usd=ZERO)  # over-estimate refunded
     again = await limiter.admit(who, tokens=100, cost_usd=ZERO)
     assert again.headers["x-ratelimit-remaining-tokens"] == "0"
+
+
+async def test_refund_leaves_with_the_estimate_it_corrects(make: Factory, clock: FakeClock) -> None:
+    limiter, who = make(), principal(Limits(tpm=1000))
+    admission = await limiter.admit(who, tokens=600, cost_usd=ZERO)
+    clock.advance(30)
+    await admission.settle(tokens=100, cost_usd=ZERO)  # 500 refunded from the T0 bucket
+    late = await limiter.admit(who, tokens=900, cost_usd=ZERO)
+    assert late.headers["x-ratelimit-remaining-tokens"] == "0"
+    clock.advance(30.5)  # T0 + 60.5 s: the real 100 from T0 still counted, for 0.5 s more
+    with pytest.raises(RateLimited) as exc:
+        await limiter.admit(who, tokens=100, cost_usd=ZERO)
+    assert exc.value.retry_after_s == 0.5
+    clock.advance(0.5)
+    await limiter.admit(who, tokens=100, cost_usd=ZERO)
 
 
 async def test_settle_refund_never_goes_below_zero(make: Factory, clock: FakeClock) -> None:
