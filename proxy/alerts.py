@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from proxy.pricing import from_nanos
 from proxy.settings import Settings
 from proxy.usagestore import UsageStore
 
@@ -40,8 +41,10 @@ def period_bounds(period: str) -> tuple[date, date]:
     return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
 
 
-async def month_to_date_spend(store: UsageStore, team_id: str, period: str) -> Decimal:
-    """Spend of a team in a month ("YYYY-MM") from the daily aggregates (the limiter's budget_seed)."""
+async def month_to_date_spend(store: UsageStore, team_id: str, period: str, key_id: str | None = None) -> Decimal:
+    """Spend of a team (or of one of its keys) in a month ("YYYY-MM"): the limiter's budget_seed."""
+    if key_id is not None:
+        return from_nanos(await store.key_month_spend(team_id, key_id, period))
     start, end = period_bounds(period)
     rows = await store.daily(team_id, start, end)
     return sum((row.cost_usd for row in rows), Decimal(0))

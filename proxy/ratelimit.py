@@ -118,13 +118,20 @@ class RedisLimiter:
 
     async def _admit_in_redis(self, plan: Plan) -> list[int]:
         keys = keys_for(plan)
-        team_seed = "" if self._seeded_by_callback else "0"
-        state = await self._call(keys, self._args(plan, "admit", seeds=(team_seed, "0")))
+        unknown = "" if self._seeded_by_callback else "0"
+        state = await self._call(keys, self._args(plan, "admit", seeds=(unknown, unknown)))
         if state[STATUS] == SEED_NEEDED:
-            # Budget hash missing (new period, or Redis lost its data): initialise from the usage store.
-            seed = await self._seeds.nano(plan.team_id, plan.period)
-            state = await self._call(keys, self._args(plan, "admit", seeds=(str(seed), "0")))
+            # A budget hash is missing (new period, or Redis lost its data): initialise the team's and the
+            # key's from the usage store, both at once (the script asks for the first one missing).
+            team_seed, key_seed = await asyncio.gather(
+                self._seed_arg(plan, None, 0), self._seed_arg(plan, plan.key_id, 1))
+            state = await self._call(keys, self._args(plan, "admit", seeds=(team_seed, key_seed)))
         return state
+
+    async def _seed_arg(self, plan: Plan, key_id: str | None, level: int) -> str:
+        if plan.budgets_nano[level] is None:
+            return "0"  # that level has no budget: the script does not read its seed
+        return str(await self._seeds.nano(plan.team_id, plan.period, key_id))
 
     async def _settle(self, plan: Plan, admitted_ms: int, tokens: int, cost_usd: Decimal) -> None:
         if self._down and time.monotonic() < self._retry_at:

@@ -7,6 +7,7 @@ cannot interleave. Used when REDIS_URL is unset, and as the fail-open fallback w
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
@@ -30,13 +31,14 @@ from proxy.ratelimit_headers import (
     usd_to_nano,
 )
 
-BudgetSeed = Callable[[str, str], Awaitable[Decimal]]
+# budget_seed(team_id, period, key_id): spend so far this period per the usage store; key_id None = team.
+BudgetSeed = Callable[[str, str, str | None], Awaitable[Decimal]]
 Clock = Callable[[], float]
 DEFAULT_INFLIGHT_TTL_S = 900.0
 
 
 class SeedCache:
-    """budget_seed with single flight: one call per (team, period) at a time, its answer reused for a while.
+    """budget_seed with single flight: one call per (team, period, key) at a time, its answer reused a while.
 
     Redis asks for a seed only when its budget hash is missing (new period, Redis lost its data); a burst
     of requests seeing that together must cost the usage store one query, not one each.
@@ -46,28 +48,32 @@ class SeedCache:
 
     def __init__(self, budget_seed: BudgetSeed | None) -> None:
         self._seed = budget_seed
-        self._pending: dict[tuple[str, str], asyncio.Future[Decimal]] = {}
-        self._answers: dict[tuple[str, str], tuple[int, float]] = {}  # nano-USD, time.monotonic()
+        self._pending: dict[tuple[str, str, str | None], asyncio.Future[Decimal]] = {}
+        self._answers: dict[tuple[str, str, str | None], tuple[int, float]] = {}  # nano-USD, monotonic()
 
-    async def nano(self, team_id: str, period: str) -> int:
+    async def nano(self, team_id: str, period: str, key_id: str | None = None) -> int:
         if self._seed is None:
             return 0
-        slot = (team_id, period)
+        slot = (team_id, period, key_id)
         answer = self._answers.get(slot)
         if answer is not None and time.monotonic() - answer[1] < self.REUSE_S:
             return answer[0]
         future = self._pending.get(slot)
         if future is None:
-            future = asyncio.ensure_future(self._seed(team_id, period))
+            future = asyncio.ensure_future(self._seed(team_id, period, key_id))
             self._pending[slot] = future
-            future.add_done_callback(lambda _f: self._pending.pop(slot, None))
+            future.add_done_callback(functools.partial(self._settled, slot))
         try:
-            nano = usd_to_nano(await asyncio.shield(future))
+            return usd_to_nano(await asyncio.shield(future))
         except Exception as exc:
             # Seeding with 0 would forget a month of spend; refusing is the safe side.
             raise UpstreamUnavailable("budget state unavailable") from exc
-        self._answers[slot] = (nano, time.monotonic())
-        return nano
+
+    def _settled(self, slot: tuple[str, str, str | None], future: asyncio.Future[Decimal]) -> None:
+        # One callback does both, so no caller can see neither the pending call nor its answer.
+        self._pending.pop(slot, None)
+        if not future.cancelled() and future.exception() is None:
+            self._answers[slot] = (usd_to_nano(future.result()), time.monotonic())
 
 
 class Buckets:
@@ -143,7 +149,7 @@ class LocalLimiter:
         for level in (0, 1):
             budget_key = keys[6 + 2 * level]
             if plan.budgets_nano[level] is not None and not self._budget(budget_key).get("seeded"):
-                seed = await self._seeds.nano(plan.team_id, plan.period) if level == 0 else 0
+                seed = await self._seeds.nano(plan.team_id, plan.period, None if level == 0 else plan.key_id)
                 self._seed_budget(budget_key, seed)
         state = self.run_admit(plan, keys, self.now_ms())
         if state[STATUS] != ADMITTED:

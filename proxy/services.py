@@ -63,8 +63,8 @@ async def build_services(settings: Settings) -> Services:
     usage = UsageRecorder(usage_store, settings, on_flush=alerter.check)
     await usage.start()
 
-    async def budget_seed(team_id: str, period: str) -> Decimal:
-        return await month_to_date_spend(usage_store, team_id, period)
+    async def budget_seed(team_id: str, period: str, key_id: str | None) -> Decimal:
+        return await month_to_date_spend(usage_store, team_id, period, key_id)
 
     limiter = create_limiter(settings, redis, budget_seed=budget_seed)
     bedrock = BedrockClient(settings)

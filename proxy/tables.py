@@ -54,7 +54,7 @@ USAGE = Table(
 USAGE_DAILY = Table(
     "usage-daily",
     "team_id",
-    "day_model",  # "YYYY-MM-DD#<model alias>"
+    "day_model",  # "YYYY-MM-DD#<model alias>" (daily aggregate) or "key#YYYY-MM#<key_id>" (key x month spend)
     attribute_types={"team_id": "S", "day_model": "S"},
 )
 

@@ -1,7 +1,8 @@
 """Usage storage contract shared by the SQLite and DynamoDB stores, the recorder, the API and the CLI.
 
 A store writes raw records idempotently (keyed by request_id) and keeps exact daily aggregates per
-team x day x model (cost in integer nano-dollars); it also claims budget alerts once.
+team x day x model and monthly spend per key (cost in integer nano-dollars); it also claims budget
+alerts once.
 """
 
 from __future__ import annotations
@@ -51,6 +52,11 @@ class UsageRecord:
     @property
     def day(self) -> str:
         return self.ts[:10]
+
+    @property
+    def period(self) -> str:
+        """The budget period: the UTC calendar month, YYYY-MM."""
+        return self.ts[:7]
 
     @property
     def cost_nanos(self) -> int:
@@ -139,6 +145,10 @@ class UsageStore(Protocol):
 
     async def records(self, team_id: str, start_ts: str, end_ts: str) -> list[UsageRecord]:
         """Raw records of a team with start_ts <= ts < end_ts, oldest first."""
+        ...
+
+    async def key_month_spend(self, team_id: str, key_id: str, period: str) -> int:
+        """Nano-USD spent by one key in a month ("YYYY-MM"): seeds key budgets after a limiter restart."""
         ...
 
     async def claim_alert(self, alert_id: str, item: dict[str, str]) -> bool:

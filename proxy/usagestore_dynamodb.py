@@ -1,7 +1,8 @@
 """Usage store on DynamoDB (tables from proxy/tables.py: USAGE, USAGE_DAILY, BUDGET_ALERTS).
 
-Up to 50 records per TransactWriteItems: a conditional Put of each raw record
-(attribute_not_exists(request_id)) plus one UpdateItem ADD per touched daily aggregate. A cancelled
+Up to 33 records per TransactWriteItems: a conditional Put of each raw record
+(attribute_not_exists(request_id)) plus one UpdateItem ADD per touched daily aggregate and per touched
+key x month (items of the daily table whose sort key is "key#YYYY-MM#<key_id>", outside every day range). A cancelled
 batch is retried record by record; a record whose condition fails was already counted and is skipped.
 boto3 is blocking, so every call runs on a small dedicated thread pool.
 """
@@ -27,7 +28,8 @@ from proxy.usagestore import COUNTERS, DailyAggregate, StoreUnavailable, UsageRe
 from proxy.usagestore_sqlite import expires_at
 
 T = TypeVar("T")
-RECORDS_PER_TRANSACTION = 50  # 2 items per record at most; DynamoDB allows 100 per transaction
+RECORDS_PER_TRANSACTION = 33  # 3 items per record at most; DynamoDB allows 100 per transaction
+KEY_MONTH_PREFIX = "key#"  # sorts after every "YYYY-MM-DD#model" sort key, so day queries never see it
 _deserialize = TypeDeserializer().deserialize
 
 
@@ -64,6 +66,10 @@ def _daily_update(table: str, key: tuple[str, str], adds: dict[str, int], cost_c
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": values,
     }}
+
+
+def _key_month(period: str, key_id: str) -> str:
+    return f"{KEY_MONTH_PREFIX}{period}#{key_id}"
 
 
 def _cancel_codes(err: ClientError) -> list[str]:
@@ -164,6 +170,17 @@ class DynamoDBUsageStore:
             cost_centers[key] = rec.cost_center
         items += [_daily_update(self.daily_table, key, adds, cost_centers[key])
                   for key, adds in merged.items()]
+        key_months: dict[tuple[str, str], list[int]] = {}
+        for rec in chunk:
+            totals = key_months.setdefault((rec.team_id, _key_month(rec.period, rec.key_id)), [0, 0])
+            totals[0] += 1
+            totals[1] += rec.cost_nanos
+        items += [{"Update": {
+            "TableName": self.daily_table,
+            "Key": {"team_id": {"S": team_id}, "day_model": {"S": sort_key}},
+            "UpdateExpression": "ADD requests :r, cost_nanos :c",
+            "ExpressionAttributeValues": {":r": {"N": str(requests)}, ":c": {"N": str(nanos)}},
+        }} for (team_id, sort_key), (requests, nanos) in key_months.items()]
         await self._call(lambda: self._client.transact_write_items(TransactItems=items))
 
     async def _pages(self, operation: str, **kwargs: Any) -> list[dict[str, Any]]:
@@ -200,6 +217,12 @@ class DynamoDBUsageStore:
         )
         recs = [_record(item) for item in items if item["ts"] < end_ts]
         return sorted(recs, key=lambda r: (r.ts, r.request_id))
+
+    async def key_month_spend(self, team_id: str, key_id: str, period: str) -> int:
+        key = {"team_id": {"S": team_id}, "day_model": {"S": _key_month(period, key_id)}}
+        item = await self._call(lambda: self._client.get_item(
+            TableName=self.daily_table, Key=key, ConsistentRead=True, ProjectionExpression="cost_nanos"))
+        return int(item.get("Item", {}).get("cost_nanos", {}).get("N", 0))
 
     async def claim_alert(self, alert_id: str, item: dict[str, str]) -> bool:
         put = {"alert_id": {"S": alert_id}, "body": {"S": orjson.dumps(item).decode()}}

@@ -1,8 +1,9 @@
 """Usage store on SQLite: the embedded default, sharing the key store's database file.
 
-Own tables (usage_records, usage_daily, usage_budget_alerts) and own connection, driven from one
-worker thread so the event loop never blocks. A record is inserted with INSERT OR IGNORE and added to
-its daily aggregate in the same transaction only when it was new: replays never double count.
+Own tables (usage_records, usage_daily, usage_key_monthly, usage_budget_alerts) and own connection,
+driven from one worker thread so the event loop never blocks. A record is inserted with INSERT OR
+IGNORE and added to its aggregates in the same transaction only when it was new: replays never double
+count.
 """
 
 from __future__ import annotations
@@ -45,6 +46,18 @@ CREATE TABLE IF NOT EXISTS usage_budget_alerts (
 );
 """
 
+# Created apart from SCHEMA so that a database from before it existed is backfilled exactly once.
+KEY_MONTHLY_SCHEMA = """
+CREATE TABLE usage_key_monthly (
+    team_id TEXT NOT NULL, key_id TEXT NOT NULL, period TEXT NOT NULL,
+    requests INTEGER NOT NULL DEFAULT 0, cost_nanos INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (team_id, key_id, period)
+);
+INSERT INTO usage_key_monthly (team_id, key_id, period, requests, cost_nanos)
+    SELECT team_id, key_id, substr(ts, 1, 7), count(*), sum(cost_nanos) FROM usage_records
+    GROUP BY team_id, key_id, substr(ts, 1, 7);
+"""
+
 _RAW_COLUMNS = ("request_id", "ts", "team_id", "key_id", "cost_center", "model", "bedrock_model_id",
                 "prompt_tokens", "completion_tokens", "cached_tokens", "cache_write_tokens",
                 "total_tokens", "cost_nanos", "priced", "estimated", "latency_ms", "status",
@@ -56,6 +69,13 @@ _UPSERT_DAILY = (
     f"VALUES (?, ?, ?, ?, {', '.join('?' * len(COUNTERS))}) "
     "ON CONFLICT (team_id, day, model) DO UPDATE SET cost_center = excluded.cost_center, "
     + ", ".join(f"{c} = {c} + excluded.{c}" for c in COUNTERS)
+)
+
+
+_UPSERT_KEY_MONTHLY = (
+    "INSERT INTO usage_key_monthly (team_id, key_id, period, requests, cost_nanos) VALUES (?, ?, ?, 1, ?) "
+    "ON CONFLICT (team_id, key_id, period) DO UPDATE SET requests = requests + 1, "
+    "cost_nanos = cost_nanos + excluded.cost_nanos"
 )
 
 
@@ -83,8 +103,25 @@ class SQLiteUsageStore:
         conn.execute("PRAGMA busy_timeout = 10000")  # the key store writes the same file
         conn.execute("PRAGMA journal_mode = WAL")
         conn.executescript(SCHEMA)
+        self._create_key_monthly(conn)
         conn.execute("DELETE FROM usage_records WHERE expires_at < ?", (int(datetime.now(UTC).timestamp()),))
         self._conn = conn
+
+    @staticmethod
+    def _create_key_monthly(conn: sqlite3.Connection) -> None:
+        # Checked under the write lock: replicas sharing the file may start together.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            exists = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'usage_key_monthly'").fetchone()
+            if not exists:
+                for statement in KEY_MONTHLY_SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
 
     async def close(self) -> None:
         if self._conn is not None:
@@ -112,6 +149,7 @@ class SQLiteUsageStore:
                 inserted += 1
                 conn.execute(_UPSERT_DAILY, (rec.team_id, rec.day, rec.model, rec.cost_center,
                                              *counters(rec).values()))
+                conn.execute(_UPSERT_KEY_MONTHLY, (rec.team_id, rec.key_id, rec.period, rec.cost_nanos))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -141,6 +179,11 @@ class SQLiteUsageStore:
                "WHERE team_id = ? AND ts >= ? AND ts < ? ORDER BY ts, request_id")
         rows = await self._run(lambda: self.conn.execute(sql, (team_id, start_ts, end_ts)).fetchall())
         return [_record(dict(zip(_RAW_COLUMNS, row, strict=True))) for row in rows]
+
+    async def key_month_spend(self, team_id: str, key_id: str, period: str) -> int:
+        sql = "SELECT cost_nanos FROM usage_key_monthly WHERE team_id = ? AND key_id = ? AND period = ?"
+        row = await self._run(lambda: self.conn.execute(sql, (team_id, key_id, period)).fetchone())
+        return int(row[0]) if row else 0
 
     async def claim_alert(self, alert_id: str, item: dict[str, str]) -> bool:
         def claim() -> bool:

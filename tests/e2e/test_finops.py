@@ -132,3 +132,31 @@ def test_client_supplied_request_ids_never_merge_usage_records(gateway: Gateway)
         ids.add(response.headers["x-request-id"])
     assert len(ids) == 3
     assert wait_for_requests(gateway, key, 3)["summary"]["total_requests"] == 3  # type: ignore[index]
+
+
+def test_key_budget_survives_a_restart_of_the_embedded_gateway(
+    start_gateway: GatewayFactory, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # The in-process limiter starts empty: the key's month-to-date spend must come from the usage store.
+    db = str(tmp_path_factory.mktemp("key-budget") / "gateway.db")
+    first = start_gateway(LLM_GATEWAY_SQLITE_PATH=db)
+    team_id, _ = new_team(first)  # the team itself has no budget
+    with first.admin() as admin:
+        created = admin.post("/admin/keys", json={"team_id": team_id, "monthly_budget_usd": "0.00005"})
+        assert created.status_code == 201, created.text
+    key, key_id = created.json()["key"], created.json()["key_id"]
+    body = {"model": "claude-3-haiku", "max_tokens": 20, "messages": user("EMULATOR:reply=ok")}
+    headers = {"Authorization": f"Bearer {key}"}
+    statuses = []
+    for _ in range(40):
+        statuses.append(httpx.post(f"{first.base_url}/chat/completions", json=body, headers=headers).status_code)
+        if statuses[-1] == 429:
+            break
+    assert statuses[-1] == 429 and statuses.count(200) >= 2, statuses
+    first.stop()  # SIGTERM: usage flushed to the store
+
+    second = start_gateway(LLM_GATEWAY_SQLITE_PATH=db)
+    response = httpx.post(f"{second.base_url}/chat/completions", json=body, headers=headers)
+    assert response.status_code == 429, response.text
+    error = response.json()["error"]
+    assert error["code"] == "insufficient_quota" and f"on key {key_id}" in error["message"]

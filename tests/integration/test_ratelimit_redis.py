@@ -80,7 +80,7 @@ async def test_bucket_hash_stays_bounded_under_steady_traffic(redis_client: aior
 async def test_budget_burst_overshoots_by_at_most_one_reservation(redis_client: aioredis.Redis) -> None:
     seeds: list[str] = []
 
-    async def seed(team_id: str, period: str) -> Decimal:
+    async def seed(team_id: str, period: str, key_id: str | None) -> Decimal:
         seeds.append(period)
         return Decimal("9.95")
 

@@ -18,10 +18,10 @@ pytestmark = pytest.mark.integration
 
 
 def rec(i: int, *, team: str = "team-a", day: str = "2026-11-03", model: str = "claude-x",
-        cost: str = "0.001234567", status: str = "ok", cc: str | None = "cc-1") -> UsageRecord:
+        cost: str = "0.001234567", status: str = "ok", cc: str | None = "cc-1", key: str = "key-1") -> UsageRecord:
     return UsageRecord(
         request_id=f"{team}-{day}-{model}-{i}", ts=f"{day}T12:00:{i % 60:02d}.{i % 1000:03d}Z", team_id=team,
-        key_id="key-1", cost_center=cc, model=model, bedrock_model_id="anthropic.claude-x-v1:0",
+        key_id=key, cost_center=cc, model=model, bedrock_model_id="anthropic.claude-x-v1:0",
         prompt_tokens=100 + i, completion_tokens=50, cached_tokens=i % 3, cache_write_tokens=i % 2,
         total_tokens=150 + i, cost_usd=Decimal(cost), status=status, latency_ms=42, streaming=i % 2 == 0,
     )
@@ -104,3 +104,21 @@ async def test_alert_is_claimed_once(store: UsageStore) -> None:
     assert await store.claim_alert("team-a#2026-11#80", {"threshold": "80"})
     assert not await store.claim_alert("team-a#2026-11#80", {"threshold": "80"})
     assert await store.claim_alert("team-a#2026-11#100", {"threshold": "100"})
+
+
+async def test_key_month_spend_is_exact_and_replay_safe(store: UsageStore) -> None:
+    records = [rec(i, key="key-1" if i % 3 else "key-2", day=f"2026-11-{1 + i % 30:02d}") for i in range(90)]
+    records += [rec(100, day="2026-10-31"), rec(101, day="2026-12-01"), rec(102, team="team-b")]
+    assert await store.write_batch(records) == 93  # > two DynamoDB transactions
+    assert await store.write_batch(records) == 0
+    assert await store.key_month_spend("team-a", "key-1", "2026-11") == 60 * 1_234_567
+    assert await store.key_month_spend("team-a", "key-2", "2026-11") == 30 * 1_234_567
+    assert await store.key_month_spend("team-a", "key-1", "2026-10") == 1_234_567
+    assert await store.key_month_spend("team-a", "key-1", "2026-12") == 1_234_567
+    assert await store.key_month_spend("team-a", "key-3", "2026-11") == 0
+    assert await store.key_month_spend("team-b", "key-2", "2026-11") == 0
+    # The per-key items never show up as daily aggregates, for one team or for all.
+    for team in ("team-a", None):
+        rows = await store.daily(team, date(2026, 10, 1), date(2026, 12, 31))
+        assert sum(r.requests for r in rows) == 93 - (team == "team-a")
+        assert all(len(r.day) == 10 and r.day.startswith("2026-") for r in rows)

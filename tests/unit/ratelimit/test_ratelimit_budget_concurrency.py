@@ -88,7 +88,7 @@ async def test_unsettled_reservation_expires(make: Factory, clock: FakeClock) ->
 async def test_budget_seed_called_once_for_concurrent_requests(make: Factory) -> None:
     calls: list[tuple[str, str]] = []
 
-    async def seed(team_id: str, period: str) -> Decimal:
+    async def seed(team_id: str, period: str, key_id: str | None) -> Decimal:
         calls.append((team_id, period))
         await asyncio.sleep(0.01)
         return Decimal("0.99")
@@ -103,8 +103,31 @@ async def test_budget_seed_called_once_for_concurrent_requests(make: Factory) ->
     assert await limiter.spent("t1", PERIOD) == Decimal("0.99")
 
 
+async def test_key_budget_is_seeded_from_the_usage_store(make: Factory) -> None:
+    # A restart of the in-process limiter, or Redis losing its data, must not hand a key a fresh budget.
+    calls: list[tuple[str, str, str | None]] = []
+
+    async def seed(team_id: str, period: str, key_id: str | None) -> Decimal:
+        calls.append((team_id, period, key_id))
+        return Decimal("0.45") if key_id == "k1" else Decimal("2")
+
+    limiter = make(budget_seed=seed)
+    who = principal(team_budget_usd=Decimal(100), key_budget_usd=Decimal("0.5"))
+    first = await limiter.admit(who, tokens=1, cost_usd=Decimal("0.1"))  # 0.45 spent < 0.5: admitted
+    with pytest.raises(QuotaExceeded) as exc:
+        await limiter.admit(who, tokens=1, cost_usd=Decimal("0.01"))  # 0.45 + 0.1 reserved
+    assert "The monthly budget of $0.5 on key k1 for 2023-11 is spent." in exc.value.message
+    await first.settle(tokens=1, cost_usd=Decimal("0.04"))  # 0.49 spent: a little is left
+    await limiter.admit(who, tokens=1, cost_usd=Decimal("0.01"))
+    assert set(calls) == {("t1", PERIOD, None), ("t1", PERIOD, "k1")} and len(calls) == 2
+    assert await limiter.spent("t1", PERIOD) == Decimal("2.04")
+    # A key without a budget of its own is never looked up.
+    await limiter.admit(principal(key_id="k2", team_budget_usd=Decimal(100)), tokens=1, cost_usd=ZERO)
+    assert len(calls) == 2
+
+
 async def test_budget_seed_failure_is_503(make: Factory) -> None:
-    async def seed(team_id: str, period: str) -> Decimal:
+    async def seed(team_id: str, period: str, key_id: str | None) -> Decimal:
         raise OSError("usage store down")
 
     limiter = make(budget_seed=seed)
