@@ -122,4 +122,5 @@ async def finish(
         status=status,
         streaming=streaming,
         team_budget_usd=call.principal.team_budget_usd,
+        key_budget_usd=call.principal.key_budget_usd,
     ))

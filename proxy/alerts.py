@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -73,42 +73,47 @@ class BudgetAlerter:
         self._fired: set[str] = set()  # claimed here or seen claimed: skip the store next time
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def check(self, budgets: dict[str, Decimal | None]) -> list[dict[str, Any]]:
-        """Fire the thresholds each team has crossed this month and not yet alerted; returns them."""
+    async def check(self, budgets: Mapping[tuple[str, str | None], Decimal | None]) -> list[dict[str, Any]]:
+        """Fire the thresholds each team, or key with a budget of its own, has crossed this month and not
+        yet alerted; returns them. Keys of `budgets`: (team_id, None) for a team, (team_id, key_id)."""
         period = current_period()
         fired = []
-        for team_id, budget in budgets.items():
+        for (team_id, key_id), budget in budgets.items():
             if budget is None or budget <= 0:
                 continue
-            spent = await (self.spent or self._spent_from_store)(team_id, period)
+            spent = await self._spent(team_id, key_id, period)
             for threshold in sorted(self.settings.budget_alert_thresholds):
                 if spent * 100 < budget * Decimal(str(threshold)):
                     break
-                alert = await self._claim(team_id, period, threshold, budget, spent)
+                alert = await self._claim(team_id, key_id, period, threshold, budget, spent)
                 if alert is not None:
                     fired.append(alert)
         return fired
 
-    async def _spent_from_store(self, team_id: str, period: str) -> Decimal:
-        return await month_to_date_spend(self.store, team_id, period)
+    async def _spent(self, team_id: str, key_id: str | None, period: str) -> Decimal:
+        if key_id is None and self.spent is not None:
+            return await self.spent(team_id, period)
+        return await month_to_date_spend(self.store, team_id, period, key_id)
 
-    async def _claim(self, team_id: str, period: str, threshold: float, budget: Decimal,
+    async def _claim(self, team_id: str, key_id: str | None, period: str, threshold: float, budget: Decimal,
                      spent: Decimal) -> dict[str, Any] | None:
-        alert_id = f"{team_id}#{period}#{threshold:g}"
+        scope = team_id if key_id is None else f"{team_id}#key:{key_id}"
+        alert_id = f"{scope}#{period}#{threshold:g}"
         if alert_id in self._fired:
             return None
         alert = {
             "type": "budget.threshold_crossed", "alert_id": alert_id, "team_id": team_id,
+            "key_id": key_id, "scope": "team" if key_id is None else "key",
             "period": period, "threshold_percent": threshold, "budget_usd": str(budget),
             "spent_usd": str(spent), "percent_used": str((spent * 100 / budget).quantize(Decimal("0.01"))),
             "created_at": datetime.now(UTC).isoformat(),
         }
-        claimed = await self.store.claim_alert(alert_id, {k: str(v) for k, v in alert.items()})
+        claimed = await self.store.claim_alert(alert_id, {k: str(v) for k, v in alert.items() if v is not None})
         self._fired.add(alert_id)
         if not claimed:
             return None  # another replica (or an earlier run) sent it
-        log.warning("budget alert: team=%s period=%s threshold=%g%% spent=%s budget=%s",
-                    team_id, period, threshold, spent, budget)
+        log.warning("budget alert: team=%s%s period=%s threshold=%g%% spent=%s budget=%s",
+                    team_id, "" if key_id is None else f" key={key_id}", period, threshold, spent, budget)
         if self.settings.budget_alert_webhook_url:
             task = asyncio.create_task(self._deliver(alert))
             self._tasks.add(task)

@@ -24,7 +24,9 @@ __all__ = ["RecorderStats", "UsageRecord", "UsageRecorder"]
 
 log = logging.getLogger("llm_gateway.usage")
 
-BudgetNotifier = Callable[[dict[str, Decimal | None]], Awaitable[None]]
+# (team_id, None) for a team, (team_id, key_id) for a key with a budget of its own -> its budget.
+BudgetSubject = tuple[str, str | None]
+BudgetNotifier = Callable[[dict[BudgetSubject, Decimal | None]], Awaitable[None]]
 
 
 @dataclass
@@ -42,7 +44,7 @@ class UsageRecorder:
                  batch_size: int = 500) -> None:
         self.store = store
         self.settings = settings
-        self.on_flush = on_flush  # e.g. BudgetAlerter.check: the teams touched by a flush
+        self.on_flush = on_flush  # e.g. BudgetAlerter.check: the teams and keys touched by a flush
         self.batch_size = batch_size
         self.stats = RecorderStats()
         self._buffer: deque[UsageRecord] = deque()
@@ -51,7 +53,7 @@ class UsageRecorder:
         self._task: asyncio.Task[None] | None = None
         self._spools: list[Spool] = []  # orphans first, this process's own spool last
         self._own: Spool | None = None
-        self._touched: dict[str, Decimal | None] = {}
+        self._touched: dict[BudgetSubject, Decimal | None] = {}
         self._down_until = 0.0
         self._failures = 0
         self._closed = False  # the flusher loop stops
@@ -163,7 +165,10 @@ class UsageRecorder:
         self.stats.written += new
         self.stats.duplicates += len(batch) - new
         for rec in batch:
-            self._touched[rec.team_id] = rec.team_budget_usd or self._touched.get(rec.team_id)
+            team = (rec.team_id, None)
+            self._touched[team] = rec.team_budget_usd or self._touched.get(team)
+            if rec.key_budget_usd is not None:
+                self._touched[(rec.team_id, rec.key_id)] = rec.key_budget_usd
 
     async def _flush_buffer(self) -> None:
         while self._buffer:

@@ -46,8 +46,9 @@ class UsageRecord:
     status: str = "ok"
     streaming: bool = False
     cost_center: str | None = None
-    # Not stored: carried so budget alerts know the team's budget without a key-store lookup.
+    # Not stored: carried so budget alerts know the budgets without a key-store lookup.
     team_budget_usd: Decimal | None = None
+    key_budget_usd: Decimal | None = None
 
     @property
     def day(self) -> str:
@@ -65,15 +66,17 @@ class UsageRecord:
     def to_json(self) -> bytes:
         data = dataclasses.asdict(self)
         data["cost_usd"] = str(self.cost_usd)
-        data["team_budget_usd"] = None if self.team_budget_usd is None else str(self.team_budget_usd)
+        for name in ("team_budget_usd", "key_budget_usd"):
+            data[name] = None if data[name] is None else str(data[name])
         return orjson.dumps(data)
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> UsageRecord:
         data: dict[str, Any] = orjson.loads(raw)
         data["cost_usd"] = Decimal(data["cost_usd"])
-        budget = data.get("team_budget_usd")
-        data["team_budget_usd"] = None if budget is None else Decimal(budget)
+        for name in ("team_budget_usd", "key_budget_usd"):
+            budget = data.get(name)
+            data[name] = None if budget is None else Decimal(budget)
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 

@@ -68,7 +68,7 @@ async def test_thresholds_fire_once_each_and_webhook_is_signed(receiver: Receive
     store = FakeStore()
     replica_1 = BudgetAlerter(store, settings_for(receiver.url), retry_delay_s=0.01)
     replica_2 = BudgetAlerter(store, settings_for(receiver.url), retry_delay_s=0.01)
-    budget = {"team-a": Decimal(100)}
+    budget = {("team-a", None): Decimal(100)}
     with caplog.at_level(logging.WARNING, logger="llm_gateway.alerts"):
         await spend(store, 1, "49.99")
         assert await replica_1.check(budget) == []
@@ -95,7 +95,7 @@ async def test_webhook_failures_are_retried(receiver: Receiver) -> None:
     receiver.fail_next = 2
     alerter = BudgetAlerter(store, settings_for(receiver.url), retry_delay_s=0.01)
     await spend(store, 1, "10")
-    await alerter.check({"team-a": Decimal(10)})
+    await alerter.check({("team-a", None): Decimal(10)})
     await alerter.close()
     assert len(receiver.bodies) == 3  # 50, 80, 100 all delivered after two 503s
 
@@ -105,17 +105,35 @@ async def test_no_webhook_still_logs_and_unreachable_webhook_never_raises(
     store = FakeStore()
     await spend(store, 1, "10")
     with caplog.at_level(logging.WARNING, logger="llm_gateway.alerts"):
-        fired = await BudgetAlerter(store, settings_for(None)).check({"team-a": Decimal(10)})
+        fired = await BudgetAlerter(store, settings_for(None)).check({("team-a", None): Decimal(10)})
         dead = BudgetAlerter(store, settings_for("http://127.0.0.1:9/x"), retries=2, retry_delay_s=0.01)
-        await dead.check({"team-a": Decimal(1)})  # already claimed: nothing
+        await dead.check({("team-a", None): Decimal(1)})  # already claimed: nothing
         await dead.close()
     assert len(fired) == 3 and "budget alert: team=team-a" in caplog.text
+
+
+async def test_key_budget_thresholds_fire_apart_from_the_team(receiver: Receiver,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    store = FakeStore()
+    alerter = BudgetAlerter(store, settings_for(receiver.url), retry_delay_s=0.01)
+    await store.write_batch([make_record(1, cost="4", key="k1"), make_record(2, cost="1", key="k2")])
+    budgets = {("team-a", None): Decimal(100), ("team-a", "k1"): Decimal(5), ("team-a", "k2"): Decimal(5)}
+    with caplog.at_level(logging.WARNING, logger="llm_gateway.alerts"):
+        fired = await alerter.check(budgets)  # k1 at 80 %, k2 at 20 %, the team at 5 %
+        assert await alerter.check(budgets) == []
+    await alerter.close()
+    period = datetime.now(UTC).strftime("%Y-%m")
+    assert [(a["alert_id"], a["scope"], a["key_id"]) for a in fired] == [
+        (f"team-a#key:k1#{period}#50", "key", "k1"), (f"team-a#key:k1#{period}#80", "key", "k1")]
+    assert sorted(b["threshold_percent"] for b in receiver.bodies) == [50.0, 80.0]
+    assert all(b["key_id"] == "k1" and b["spent_usd"] == "4.000000000" for b in receiver.bodies)
+    assert "budget alert: team=team-a key=k1 period=" in caplog.text
 
 
 async def test_teams_without_budget_are_ignored() -> None:
     store = FakeStore()
     await spend(store, 1, "1000")
-    assert await BudgetAlerter(store, settings_for(None)).check({"team-a": None}) == []
+    assert await BudgetAlerter(store, settings_for(None)).check({("team-a", None): None}) == []
 
 
 async def test_month_to_date_spend_and_limiter_spent() -> None:
@@ -129,6 +147,6 @@ async def test_month_to_date_spend_and_limiter_spent() -> None:
         return Decimal(95)
 
     alerter = BudgetAlerter(store, settings_for(None), spent=limiter_spent)
-    fired = await alerter.check({"team-a": Decimal(100)})
+    fired = await alerter.check({("team-a", None): Decimal(100)})
     assert [a["threshold_percent"] for a in fired] == [50.0, 80.0]
     await asyncio.sleep(0)

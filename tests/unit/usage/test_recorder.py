@@ -129,18 +129,19 @@ async def test_torn_last_line_is_skipped(settings: Settings) -> None:
     await recorder.close()
 
 
-async def test_flush_notifies_touched_teams_with_budgets(settings: Settings) -> None:
-    seen: list[dict[str, Decimal | None]] = []
+async def test_flush_notifies_touched_teams_and_keys_with_budgets(settings: Settings) -> None:
+    seen: list[dict[tuple[str, str | None], Decimal | None]] = []
 
-    async def on_flush(touched: dict[str, Decimal | None]) -> None:
+    async def on_flush(touched: dict[tuple[str, str | None], Decimal | None]) -> None:
         seen.append(touched)
 
     recorder = UsageRecorder(FakeStore(), settings, on_flush=on_flush)
     await recorder.start()
     recorder.record(make_record(1, team="a", budget=Decimal(10)))
     recorder.record(make_record(2, team="b"))
+    recorder.record(make_record(3, team="b", key="k9", key_budget=Decimal(2)))
     await recorder.flush()
-    assert seen == [{"a": Decimal(10), "b": None}]
+    assert seen == [{("a", None): Decimal(10), ("b", None): None, ("b", "k9"): Decimal(2)}]
     await recorder.close()
 
 

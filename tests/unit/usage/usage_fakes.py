@@ -48,6 +48,10 @@ class FakeStore:
     async def records(self, team_id: str, start_ts: str, end_ts: str) -> list[UsageRecord]:
         return [r for r in self.rows.values() if r.team_id == team_id and start_ts <= r.ts < end_ts]
 
+    async def key_month_spend(self, team_id: str, key_id: str, period: str) -> int:
+        return sum(r.cost_nanos for r in self.rows.values()
+                   if (r.team_id, r.key_id, r.period) == (team_id, key_id, period))
+
     async def claim_alert(self, alert_id: str, item: dict[str, str]) -> bool:
         if alert_id in self.alerts:
             return False
@@ -56,12 +60,13 @@ class FakeStore:
 
 
 def make_record(i: int, *, team: str = "team-a", model: str = "claude-x", cost: str = "0.000123456",
-                ts: str | None = None, status: str = "ok", budget: Decimal | None = None) -> UsageRecord:
+                ts: str | None = None, status: str = "ok", budget: Decimal | None = None,
+                key: str = "key-1", key_budget: Decimal | None = None) -> UsageRecord:
     return UsageRecord(
         request_id=f"req-{team}-{i:06d}", ts=ts or datetime.now(UTC).isoformat(timespec="milliseconds"),
-        team_id=team, key_id="key-1", cost_center="cc-42", model=model,
+        team_id=team, key_id=key, cost_center="cc-42", model=model,
         bedrock_model_id="anthropic.claude-x-v1:0", prompt_tokens=10 + i % 7, completion_tokens=5 + i % 3,
         cached_tokens=i % 2, cache_write_tokens=0, total_tokens=15 + i % 7 + i % 3,
         cost_usd=Decimal(cost), priced=True, estimated=False, latency_ms=100, status=status,
-        streaming=bool(i % 2), team_budget_usd=budget,
+        streaming=bool(i % 2), team_budget_usd=budget, key_budget_usd=key_budget,
     )
