@@ -37,6 +37,7 @@ class ChatCall:
     created: int
     upstream_started: float = field(default_factory=time.perf_counter)
     upstream_done: float | None = None
+    first_token: float | None = None  # perf_counter when a stream relayed its first generated text
     finished: bool = False
 
     def latency_ms(self) -> int:
@@ -102,6 +103,11 @@ async def finish(
     except Exception:  # settle must not fail a finished response; the limiter logs its own detail
         log.exception("limiter settle failed request_id=%s", call.request_id)
     services.metrics.count_call(call.principal.team_id, call.entry.alias, status, prompt, completion, cost.cost_usd)
+    now = time.perf_counter()
+    services.metrics.observe_timing(
+        call.entry.alias, streaming, now - call.started, call.overhead_ms() / 1000,
+        None if call.first_token is None else call.first_token - call.started,
+    )
     services.usage.record(UsageRecord(
         request_id=call.request_id,
         ts=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),

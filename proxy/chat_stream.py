@@ -55,6 +55,8 @@ async def relay(services: Services, call: ChatCall, upstream: Any, keepalive_s: 
                 continue
             for chunk in translator.feed(event):
                 generated_chars += _delta_chars(chunk)
+                if call.first_token is None and generated_chars:
+                    call.first_token = time.perf_counter()
                 if held is None and _is_finish(chunk) and translator.usage is None:
                     held = chunk
                     continue

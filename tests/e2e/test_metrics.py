@@ -24,3 +24,24 @@ def test_metrics_count_calls_tokens_cost_and_errors(gateway: Gateway) -> None:
     assert 'llm_gateway_cost_usd_total{team="demo",model="nova-micro"}' in text
     assert 'llm_gateway_errors_total{status="404",code="model_not_found"}' in text
     assert "llm_gateway_usage_pending" in text and "llm_gateway_auth_cache_entries" in text
+    assert 'llm_gateway_request_duration_seconds_bucket{model="nova-micro",streaming="false",le="+Inf"}' in text
+    assert 'llm_gateway_overhead_seconds_count{streaming="false"}' in text
+
+
+def test_streams_feed_the_time_to_first_token_histogram(gateway: Gateway) -> None:
+    def scrape() -> dict[str, float]:
+        text = httpx.get(f"{gateway.url}/metrics", headers={"Authorization": f"Bearer {ADMIN_KEY}"}).text
+        return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+                for line in text.splitlines() if line and not line.startswith("#")}
+
+    count = 'llm_gateway_time_to_first_token_seconds_count{model="claude-3-haiku"}'
+    before = scrape().get(count, 0)
+    stream = gateway.client().chat.completions.create(
+        model="claude-3-haiku", stream=True,
+        messages=user("EMULATOR:chunk_delay_ms=30\nEMULATOR:reply=one two three"))
+    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == "one two three"
+    after = scrape()
+    assert after[count] == before + 1
+    # The first token came after one chunk delay, the whole stream after several.
+    total = after['llm_gateway_request_duration_seconds_sum{model="claude-3-haiku",streaming="true"}']
+    assert after['llm_gateway_time_to_first_token_seconds_sum{model="claude-3-haiku"}'] < total

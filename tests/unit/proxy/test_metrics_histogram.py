@@ -1,0 +1,30 @@
+"""Latency histograms in Prometheus' text format: cumulative buckets, +Inf, _sum and _count."""
+
+from __future__ import annotations
+
+from proxy.metrics import Histogram, Metrics
+
+
+def test_histogram_renders_cumulative_buckets() -> None:
+    histogram = Histogram((0.1, 1.0))
+    for value in (0.05, 0.1, 0.5, 3.0):  # a value equal to a bound belongs to that bucket (le)
+        histogram.observe(("m", "true"), value)
+    lines = histogram.render("x_seconds", "help", ("model", "streaming"))
+    assert lines == [
+        "# HELP x_seconds help",
+        "# TYPE x_seconds histogram",
+        'x_seconds_bucket{model="m",streaming="true",le="0.1"} 2',
+        'x_seconds_bucket{model="m",streaming="true",le="1.0"} 3',
+        'x_seconds_bucket{model="m",streaming="true",le="+Inf"} 4',
+        'x_seconds_sum{model="m",streaming="true"} 3.650000',
+        'x_seconds_count{model="m",streaming="true"} 4',
+    ]
+
+
+def test_observe_timing_feeds_three_histograms() -> None:
+    metrics = Metrics()
+    metrics.observe_timing("claude", True, 1.2, 0.0003, 0.4)
+    metrics.observe_timing("claude", False, 0.8, 0.0002, None)
+    assert set(metrics.duration.series) == {("claude", "true"), ("claude", "false")}
+    assert set(metrics.overhead.series) == {("true",), ("false",)}
+    assert list(metrics.first_token.series) == [("claude",)]
