@@ -96,6 +96,7 @@ class RedisLimiter:
         self._down = False
         self._retry_at = 0.0  # time.monotonic() of the next Redis attempt during an outage
         self.fallback_count = 0  # admissions answered by the in-process limiter (metric)
+        self._background: set[asyncio.Task[None]] = set()
 
     def _now_ms(self) -> int:
         return int((self._clock or time.time)() * 1000)
@@ -110,6 +111,7 @@ class RedisLimiter:
             state = await self._admit_in_redis(plan)
         except REDIS_FAILURES as exc:
             self._mark_down(exc)
+            self._cancel_in_background(plan)
             return await self._unavailable(plan)
         self._mark_up()
         if state[STATUS] != ADMITTED:
@@ -139,6 +141,22 @@ class RedisLimiter:
         args = self._args(plan, "settle", diff=tokens - plan.tokens, real_nano=usd_to_nano(cost_usd),
                           admitted_ms=admitted_ms)
         await self._settles.settle(keys_for(plan), args)
+
+    def _cancel_in_background(self, plan: Plan) -> None:
+        """Undo an admission whose answer was lost: a timed-out script may still have run in Redis.
+
+        Its concurrency slot and budget reservation would otherwise be held for the in-flight TTL
+        (15 min), on top of the fallback's own admission. Removing them is exact and safe when the
+        script never ran (ZREM of an absent member changes nothing): a settle with no token difference,
+        no cost, and an admission time outside every window (so no TPM refund). The phantom RPM/TPM
+        charge, if any, stays and slides out within 61 s.
+        """
+        if not any(v is not None for v in (*plan.concurrency, *plan.budgets_nano)):
+            return
+        args = self._args(plan, "settle", diff=0, real_nano=0, admitted_ms=0)
+        task = asyncio.create_task(self._settles.settle(keys_for(plan), args))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _call(self, keys: list[str], args: list[Any]) -> list[int]:
         async with asyncio.timeout(self._timeout_s):
@@ -187,6 +205,8 @@ class RedisLimiter:
         return nano_to_usd(int(value or 0))
 
     async def close(self) -> None:
+        if self._background:
+            await asyncio.wait(self._background, timeout=self._timeout_s * 2)
         await self._settles.close()
         if self._owns_client:
             await self._redis.aclose()

@@ -21,7 +21,7 @@ ZERO = Decimal(0)
 
 
 class FlakyScript:
-    """Wraps the registered script: `mode` = ok | down | slow; counts the calls that reach it."""
+    """Wraps the registered script: `mode` = ok | down | slow | late (runs, answer lost); counts calls."""
 
     def __init__(self, real: Any) -> None:
         self.real, self.mode, self.calls = real, "ok", 0
@@ -31,6 +31,9 @@ class FlakyScript:
         if self.mode == "down":
             raise RedisConnectionError("connection refused")
         if self.mode == "slow":
+            await asyncio.sleep(5)
+        if self.mode == "late":
+            await self.real(**kwargs)
             await asyncio.sleep(5)
         return await self.real(**kwargs)
 
@@ -80,6 +83,25 @@ async def test_slow_redis_is_bounded_by_the_timeout(clock: FakeClock) -> None:
     started = asyncio.get_running_loop().time()
     admission = await limiter.admit(WHO, tokens=1, cost_usd=ZERO)
     assert admission.fallback and asyncio.get_running_loop().time() - started < 1
+    await limiter.close()
+
+
+async def test_admission_whose_answer_was_lost_gives_back_its_slot_and_reservation(clock: FakeClock) -> None:
+    limiter, script = flaky_limiter("open", clock)
+    who = Principal(team_id="t1", team_name="acme", key_id="k1", team_limits=Limits(max_concurrency=1),
+                    team_budget_usd=Decimal(1))
+    script.mode = "late"  # the script ran in Redis, then the call timed out
+    admission = await limiter.admit(who, tokens=1, cost_usd=Decimal("0.9"))
+    assert admission.fallback
+    await asyncio.sleep(0.05)  # the background cancel lands
+    redis = limiter._redis
+    assert await redis.zcard("rl:{team:t1}:conc:team") == 0
+    assert await redis.hget("bud:{team:t1}:2023-11", "reserved") in (None, b"0")
+    await admission.settle(tokens=1, cost_usd=Decimal("0.1"))  # the fallback's own settle, in process
+    script.mode = "ok"
+    await asyncio.sleep(0.25)  # back-off over: Redis again, with the slot and the budget free
+    again = await limiter.admit(who, tokens=1, cost_usd=Decimal("0.9"))
+    assert not again.fallback
     await limiter.close()
 
 
