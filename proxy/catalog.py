@@ -45,6 +45,9 @@ class Price:
         return replace(regional, regions={}) if regional.regions else regional
 
 
+# Regions whose list price is the catalog's base price (us-east-1 and us-west-2 bill the same);
+# catalog.toml [settings] base_price_regions overrides it.
+BASE_PRICE_REGIONS = ("us-east-1", "us-west-2")
 PRICE_KEYS = tuple(f.name for f in fields(Price) if f.name != "regions")
 
 
@@ -173,8 +176,9 @@ class ModelCatalog:
     """
 
     def __init__(self, entries: list[ModelEntry], *, allow_raw_model_ids: bool = True,
-                 region: str | None = None) -> None:
+                 region: str | None = None, base_price_regions: tuple[str, ...] = BASE_PRICE_REGIONS) -> None:
         self.region = region
+        self.base_price_regions = base_price_regions
         self._tables = {entry.alias: entry.price for entry in entries}  # with their regional overrides
         entries = [replace(entry, price=self._price_for(entry.alias, entry.bedrock_id)) for entry in entries]
         self.entries = {entry.alias: entry for entry in entries}
@@ -210,7 +214,27 @@ class ModelCatalog:
         allow = data.get("settings", {}).get("allow_raw_model_ids", True)
         if allow_raw_model_ids is not None:
             allow = allow and allow_raw_model_ids
-        return cls(entries, allow_raw_model_ids=bool(allow), region=region)
+        base_regions = data.get("settings", {}).get("base_price_regions", list(BASE_PRICE_REGIONS))
+        if not isinstance(base_regions, list) or not all(
+                isinstance(r, str) and REGION_NAME.fullmatch(r) for r in base_regions):
+            raise CatalogError(f"{where}: settings.base_price_regions must be a list of AWS region names")
+        return cls(entries, allow_raw_model_ids=bool(allow), region=region,
+                   base_price_regions=tuple(base_regions))
+
+    def unverified_prices(self) -> list[str]:
+        """Priced models billed in a region that neither the base prices nor an override vouch for.
+
+        They are charged the base list price, which AWS may not ask there: the gateway says so at
+        startup rather than price them silently.
+        """
+        unverified = []
+        for alias, entry in self.entries.items():
+            table, region = self._tables.get(alias), billing_region(entry.bedrock_id, self.region)
+            if table is None or region is None or region in self.base_price_regions:
+                continue
+            if region not in table.regions:
+                unverified.append(alias)
+        return unverified
 
     def resolve(self, name: str) -> ModelEntry:
         entry = self.entries.get(name) or self._by_bedrock_id.get(name)

@@ -117,6 +117,9 @@ def render(services: Services) -> str:
                              "Time spent in the gateway itself, before and after the Bedrock call.", ("streaming",))
     out += _series("llm_gateway_missing_price_total", "counter", "Calls priced without a catalog price (alert).",
                    [({"model": mo}, n) for mo, n in sorted(pricing.missing_price_total.items())])
+    out += _series("llm_gateway_catalog_unverified_prices", "gauge",
+                   "Priced models billed in AWS_REGION at the base price, for want of a regional override.",
+                   [({"region": services.settings.aws_region or ""}, len(services.catalog.unverified_prices()))])
     stats = asdict(services.usage.stats)
     out += _series("llm_gateway_usage_records_total", "counter", "Usage recorder counters.",
                    [({"event": k}, v) for k, v in stats.items()])

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from proxy.metrics import Metrics
 from proxy.settings import Settings
+
+log = logging.getLogger("llm_gateway.catalog")
 
 if TYPE_CHECKING:
     from proxy.auth import Authenticator
@@ -48,6 +51,14 @@ async def build_services(settings: Settings) -> Services:
 
     catalog = ModelCatalog.load(settings.model_catalog_path, allow_raw_model_ids=settings.allow_raw_model_ids,
                                 region=settings.aws_region)  # prices are billed in the source region
+    unverified = catalog.unverified_prices()
+    if unverified:
+        log.warning(
+            "catalog: no list price for region %s for %d model(s) (%s); they are priced at the base "
+            "price of %s. Add pricing.regions.\"%s\" to the catalog to price them exactly.",
+            settings.aws_region, len(unverified), ", ".join(unverified), "/".join(catalog.base_price_regions),
+            settings.aws_region,
+        )
     redis = redis_client(settings) if settings.redis_url else None
     keystore = open_keystore(settings)
     if settings.store == "sqlite":  # DynamoDB tables come from Terraform or `llm-gateway tables create`

@@ -6,7 +6,7 @@ import httpx
 import openai
 import pytest
 
-from tests.e2e.conftest import ADMIN_KEY, DEMO_KEY, Gateway
+from tests.e2e.conftest import ADMIN_KEY, DEMO_KEY, Gateway, GatewayFactory
 from tests.e2e.test_openai_sdk import user
 
 pytestmark = pytest.mark.e2e
@@ -24,6 +24,7 @@ def test_metrics_count_calls_tokens_cost_and_errors(gateway: Gateway) -> None:
     assert 'llm_gateway_cost_usd_total{team="demo",model="nova-micro"}' in text
     assert 'llm_gateway_errors_total{status="404",code="model_not_found"}' in text
     assert "llm_gateway_usage_pending" in text and "llm_gateway_auth_cache_entries" in text
+    assert 'llm_gateway_catalog_unverified_prices{region="us-east-1"} 0' in text
     assert 'llm_gateway_request_duration_seconds_bucket{model="nova-micro",streaming="false",le="+Inf"}' in text
     assert 'llm_gateway_overhead_seconds_count{streaming="false"}' in text
 
@@ -45,3 +46,12 @@ def test_streams_feed_the_time_to_first_token_histogram(gateway: Gateway) -> Non
     # The first token came after one chunk delay, the whole stream after several.
     total = after['llm_gateway_request_duration_seconds_sum{model="claude-3-haiku",streaming="true"}']
     assert after['llm_gateway_time_to_first_token_seconds_sum{model="claude-3-haiku"}'] < total
+
+
+def test_region_without_list_prices_is_said_at_startup(start_gateway: GatewayFactory) -> None:
+    gateway = start_gateway(AWS_REGION="eu-central-2")
+    assert "catalog: no list price for region eu-central-2" in gateway.logs()
+    text = httpx.get(f"{gateway.url}/metrics", headers={"Authorization": f"Bearer {ADMIN_KEY}"}).text
+    line = next(x for x in text.splitlines() if x.startswith("llm_gateway_catalog_unverified_prices{"))
+    assert line.startswith('llm_gateway_catalog_unverified_prices{region="eu-central-2"}') and int(line.split()[1]) > 0
+    gateway.stop()

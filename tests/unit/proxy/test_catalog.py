@@ -279,3 +279,23 @@ def test_regions_cannot_extend_an_inline_pricing_table(tmp_path: Path) -> None:
                  '[models."m".pricing.regions."eu-central-1"]\ninput = "3"\n')
     with pytest.raises(CatalogError, match="Cannot declare"):
         ModelCatalog.load(path)
+
+
+def test_regions_without_a_list_price_are_reported(catalog_path: str, tmp_path: Path) -> None:
+    for region in ("us-east-1", "us-west-2", None):  # base-price regions, or no region at all
+        assert ModelCatalog.load(catalog_path, region=region).unverified_prices() == []
+    # "haiku" has overrides for eu-central-1 and ap-south-1, "nova-micro" none; "haiku-eu-app" is an ARN
+    # billed in its own region (eu-central-1, overridden); "no-price" is unpriced anyway (another alert).
+    assert ModelCatalog.load(catalog_path, region="eu-central-1").unverified_prices() == ["nova-micro"]
+    assert ModelCatalog.load(catalog_path, region="ap-south-1").unverified_prices() == ["nova-micro"]
+    assert ModelCatalog.load(catalog_path, region="sa-east-1").unverified_prices() == ["haiku", "nova-micro"]
+    packaged = ModelCatalog.load(region="eu-central-2").unverified_prices()
+    assert "claude-3-haiku" in packaged
+    custom = tmp_path / "c.toml"
+    custom.write_text('[settings]\nbase_price_regions = ["eu-west-1"]\n[models.m]\n'
+                      'bedrock_id = "meta.llama3-8b-instruct-v1:0"\npricing = { input = "1", output = "1" }\n')
+    assert ModelCatalog.load(str(custom), region="eu-west-1").unverified_prices() == []
+    assert ModelCatalog.load(str(custom), region="us-east-1").unverified_prices() == ["m"]
+    custom.write_text('[settings]\nbase_price_regions = "us-east-1"\n')
+    with pytest.raises(CatalogError, match="base_price_regions"):
+        ModelCatalog.load(str(custom))
