@@ -35,7 +35,7 @@ class CachePoint(dict[str, Any]):
 
 
 def _ttl(value: Any, param: str) -> str | None:
-    if value is not None and value not in CACHE_TTLS:
+    if value is not None and (not isinstance(value, str) or value not in CACHE_TTLS):
         raise TranslationError("ttl must be '5m' or '1h'", param=param)
     return value
 

@@ -67,7 +67,7 @@ def _thinking(body: dict[str, Any], caps: ModelCapabilities) -> dict[str, Any] |
         )
     if thinking is not None:
         return thinking
-    if effort not in REASONING_BUDGETS:
+    if not isinstance(effort, str) or effort not in REASONING_BUDGETS:
         raise TranslationError(
             "'reasoning_effort' must be one of: low, medium, high", param="reasoning_effort"
         )

@@ -39,7 +39,7 @@ class Conversation:
 
 def _role(message: Any, i: int) -> str:
     role = message.get("role") if isinstance(message, dict) else None
-    if role not in _ROLES:
+    if not isinstance(role, str) or role not in _ROLES:
         raise TranslationError(
             f"messages[{i}].role must be one of system, developer, user, assistant, tool",
             param=f"messages[{i}].role",
@@ -61,7 +61,10 @@ def _arguments(raw: Any, param: str) -> dict[str, Any]:
 
 def _tool_use_blocks(msg: dict[str, Any], i: int, conv: Conversation, caps: ModelCapabilities) -> list[dict]:
     blocks: list[dict[str, Any]] = []
-    for j, call in enumerate(msg.get("tool_calls") or []):
+    calls = msg.get("tool_calls") or []
+    if not isinstance(calls, list):
+        raise TranslationError("tool_calls must be an array of tool calls", param=f"messages[{i}].tool_calls")
+    for j, call in enumerate(calls):
         param = f"messages[{i}].tool_calls[{j}]"
         fn = call.get("function") if isinstance(call, dict) else None
         name = fn.get("name") if isinstance(fn, dict) else None

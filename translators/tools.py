@@ -35,6 +35,8 @@ def _legacy_functions(body: dict[str, Any]) -> tuple[Any, Any]:
         raise TranslationError(
             "send either 'tools' or the deprecated 'functions', not both", param="functions"
         )
+    if not isinstance(body["functions"], list):
+        raise TranslationError("'functions' must be an array of function definitions", param="functions")
     tools = [{"type": "function", "function": f} for f in body["functions"]]
     choice = body.get("function_call")
     if isinstance(choice, dict):
@@ -46,6 +48,8 @@ def _tool_spec(tool: Any, i: int, names: dict[str, str]) -> dict[str, Any]:
     if not isinstance(tool, dict) or tool.get("type") != "function":
         raise TranslationError("only tools of type 'function' are supported", param=f"tools[{i}].type")
     fn = tool.get("function") or {}
+    if not isinstance(fn, dict):
+        raise TranslationError("tool function must be an object", param=f"tools[{i}].function")
     name = fn.get("name")
     if not isinstance(name, str) or not name:
         raise TranslationError(
@@ -78,7 +82,8 @@ def _choice(choice: Any, names: dict[str, str]) -> dict[str, Any] | str | None:
         return {"auto": {}} if choice == "auto" else "none"
     if choice == "required":
         return {"any": {}}
-    name = choice.get("function", {}).get("name") if isinstance(choice, dict) else None
+    fn = choice.get("function") if isinstance(choice, dict) else None
+    name = fn.get("name") if isinstance(fn, dict) else None
     if not isinstance(name, str) or safe_tool_name(name) not in names:
         raise TranslationError(f"tool_choice names an unknown tool {name!r}", param="tool_choice")
     return {"tool": {"name": safe_tool_name(name)}}
