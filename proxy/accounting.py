@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
@@ -87,7 +88,12 @@ async def finish(
     cost: pricing.CostResult | None = None,
     estimated: bool = False,
 ) -> None:
-    """Settle and record exactly once per call; never raises (the response is already decided)."""
+    """Record and settle exactly once per call; never raises (the response is already decided).
+
+    The usage record and the metrics are taken before the first await, and the settle runs shielded:
+    a stream's relay is cancelled when its client disconnects, which can happen while this runs (a
+    client closes the connection as soon as it has read [DONE]), and neither may be lost to that.
+    """
     if call.finished:
         return
     call.finished = True
@@ -98,14 +104,9 @@ async def finish(
         usage.get("cacheWriteInputTokens", 0)
     )
     completion = int(usage.get("outputTokens", 0))
-    try:
-        await call.admission.settle(tokens=prompt + completion, cost_usd=cost.cost_usd)
-    except Exception:  # settle must not fail a finished response; the limiter logs its own detail
-        log.exception("limiter settle failed request_id=%s", call.request_id)
     services.metrics.count_call(call.principal.team_id, call.entry.alias, status, prompt, completion, cost.cost_usd)
-    now = time.perf_counter()
     services.metrics.observe_timing(
-        call.entry.alias, streaming, now - call.started, call.overhead_ms() / 1000,
+        call.entry.alias, streaming, time.perf_counter() - call.started, call.overhead_ms() / 1000,
         None if call.first_token is None else call.first_token - call.started,
     )
     services.usage.record(UsageRecord(
@@ -130,3 +131,17 @@ async def finish(
         team_budget_usd=call.principal.team_budget_usd,
         key_budget_usd=call.principal.key_budget_usd,
     ))
+    settle = asyncio.ensure_future(call.admission.settle(tokens=prompt + completion, cost_usd=cost.cost_usd))
+    _SETTLING.add(settle)
+    settle.add_done_callback(_settled)
+    await asyncio.shield(settle)  # if our task is cancelled here, the settle still completes
+
+
+_SETTLING: set[asyncio.Future[None]] = set()  # strong references while a settle outlives its caller
+
+
+def _settled(settle: asyncio.Future[None]) -> None:
+    _SETTLING.discard(settle)
+    if not settle.cancelled() and settle.exception() is not None:
+        # Admission.settle never raises; this is a bug, and the limiter slot then expires with its TTL.
+        log.error("limiter settle failed", exc_info=settle.exception())

@@ -39,7 +39,16 @@ async def open_stream(services: Services, call: ChatCall) -> SSEResponse:
         "x-gateway-overhead-ms": str(call.overhead_ms()),
     }
     frames = relay(services, call, upstream, services.settings.stream_keepalive_s)
-    return SSEResponse(frames, headers=headers)
+    return SSEResponse(frames, headers=headers, on_abandon=lambda: abandon(services, call, upstream))
+
+
+async def abandon(services: Services, call: ChatCall, upstream: Any) -> None:
+    """The client left before the first frame (e.g. it timed out waiting for Bedrock's first event)."""
+    try:
+        await accounting.finish(services, call, bedrock_usage=accounting.estimated_usage(call, 0),
+                                status="client_disconnected", streaming=True, estimated=True)
+    finally:
+        await upstream.aclose()
 
 
 async def relay(services: Services, call: ChatCall, upstream: Any, keepalive_s: float) -> AsyncIterator[bytes]:
@@ -88,13 +97,16 @@ async def relay(services: Services, call: ChatCall, upstream: Any, keepalive_s: 
         yield encode_error(InternalError(f"The server had an error (request id {call.request_id}).").body())
         yield DONE
     finally:
-        await upstream.aclose()
+        # Books first: the client may disconnect (cancelling us) at any await from here on.
         usage = translator.usage
-        await accounting.finish(
-            services, call, streaming=True, status=status,
-            bedrock_usage=usage if usage is not None else accounting.estimated_usage(call, generated_chars),
-            estimated=usage is None,
-        )
+        try:
+            await accounting.finish(
+                services, call, streaming=True, status=status,
+                bedrock_usage=usage if usage is not None else accounting.estimated_usage(call, generated_chars),
+                estimated=usage is None,
+            )
+        finally:
+            await upstream.aclose()
 
 
 def _is_finish(chunk: dict[str, Any]) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
@@ -34,8 +34,15 @@ class SSEResponse:
     so a client that goes away cancels the upstream read at once.
     """
 
-    def __init__(self, frames: AsyncIterator[bytes], *, headers: Mapping[str, str]) -> None:
+    def __init__(
+        self, frames: AsyncIterator[bytes], *, headers: Mapping[str, str],
+        on_abandon: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self.frames = frames
+        # Closing a generator that never started runs none of its cleanup: if the client is gone before
+        # the first frame is asked for, on_abandon does that cleanup instead.
+        self.on_abandon = on_abandon
+        self.iterating = False
         self.headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
         self.headers += [
             (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -60,6 +67,7 @@ class SSEResponse:
         watcher = asyncio.get_running_loop().create_task(watch_disconnect())
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.headers})
+            self.iterating = True  # no await before the first __anext__: its try/finally is entered
             async for frame in self.frames:
                 await send({"type": "http.response.body", "body": frame, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -74,3 +82,6 @@ class SSEResponse:
             watcher.cancel()
             with contextlib.suppress(BaseException):
                 await self.frames.aclose()  # type: ignore[attr-defined]
+            if not self.iterating and self.on_abandon is not None:
+                with contextlib.suppress(BaseException):
+                    await self.on_abandon()

@@ -160,3 +160,51 @@ def test_key_budget_survives_a_restart_of_the_embedded_gateway(
     assert response.status_code == 429, response.text
     error = response.json()["error"]
     assert error["code"] == "insufficient_quota" and f"on key {key_id}" in error["message"]
+
+
+def test_streams_closed_right_after_done_are_all_recorded(start_gateway: GatewayFactory, redis_url: str) -> None:
+    # A client closes the connection as soon as it has read [DONE]; the relay is then cancelled while it
+    # settles the limiter (a Redis round trip). The usage record and the settle must survive that.
+    gateway = start_gateway(REDIS_URL=redis_url)
+    _, key = new_team(gateway)
+    body = {"model": "claude-3-haiku", "stream": True, "messages": user("EMULATOR:words=3")}
+
+    async def one(http: httpx.AsyncClient) -> None:
+        async with http.stream("POST", "/v1/chat/completions", json=body,
+                               headers={"Authorization": f"Bearer {key}"}) as response:
+            async for line in response.aiter_lines():
+                if line == "data: [DONE]":
+                    break  # and close at once
+
+    async def traffic() -> None:
+        async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as http:
+            for _ in range(10):
+                await asyncio.gather(*(one(http) for _ in range(20)))
+
+    asyncio.run(traffic())
+    assert wait_for_requests(gateway, key, 200)["summary"]["total_requests"] == 200  # type: ignore[index]
+
+
+def test_client_gone_before_the_first_event_is_recorded_and_upstream_closed(
+    start_gateway: GatewayFactory, redis_url: str, emulator_url: str
+) -> None:
+    # The client times out while the gateway waits for Bedrock's first event: the relay never starts,
+    # yet the Bedrock stream must be closed (it bills while it runs) and the call recorded and settled.
+    gateway = start_gateway(REDIS_URL=redis_url)
+    _, key = new_team(gateway, limits={"max_concurrency": 1})
+    before = httpx.get(f"{emulator_url}/_emulator/calls").json()["disconnects"]
+    body = {"model": "claude-3-haiku", "stream": True,
+            "messages": user("EMULATOR:delay_ms=600 EMULATOR:words=50 EMULATOR:chunk_delay_ms=100")}
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{gateway.base_url}/chat/completions", json=body, timeout=0.3,
+                   headers={"Authorization": f"Bearer {key}"})
+    report = wait_for_requests(gateway, key, 1)
+    assert report["summary"]["total_requests"] == 1  # type: ignore[index]
+    deadline = time.monotonic() + 5
+    while httpx.get(f"{emulator_url}/_emulator/calls").json()["disconnects"] == before:
+        assert time.monotonic() < deadline, "the upstream stream was not closed"
+        time.sleep(0.05)
+    # The concurrency slot came back: the next request is admitted.
+    ok = httpx.post(f"{gateway.base_url}/chat/completions", headers={"Authorization": f"Bearer {key}"},
+                    json={"model": "claude-3-haiku", "messages": user("EMULATOR:reply=ok")})
+    assert ok.status_code == 200, ok.text
