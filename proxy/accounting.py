@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
@@ -90,9 +89,9 @@ async def finish(
 ) -> None:
     """Record and settle exactly once per call; never raises (the response is already decided).
 
-    The usage record and the metrics are taken before the first await, and the settle runs shielded:
-    a stream's relay is cancelled when its client disconnects, which can happen while this runs (a
-    client closes the connection as soon as it has read [DONE]), and neither may be lost to that.
+    The usage record and the metrics are taken before the first await, and the settle is queued before
+    its own: a stream's relay is cancelled when its client disconnects, which can happen while this
+    runs (a client closes the connection as soon as it has read [DONE]), and neither may be lost to that.
     """
     if call.finished:
         return
@@ -131,17 +130,7 @@ async def finish(
         team_budget_usd=call.principal.team_budget_usd,
         key_budget_usd=call.principal.key_budget_usd,
     ))
-    settle = asyncio.ensure_future(call.admission.settle(tokens=prompt + completion, cost_usd=cost.cost_usd))
-    _SETTLING.add(settle)
-    settle.add_done_callback(_settled)
-    await asyncio.shield(settle)  # if our task is cancelled here, the settle still completes
-
-
-_SETTLING: set[asyncio.Future[None]] = set()  # strong references while a settle outlives its caller
-
-
-def _settled(settle: asyncio.Future[None]) -> None:
-    _SETTLING.discard(settle)
-    if not settle.cancelled() and settle.exception() is not None:
-        # Admission.settle never raises; this is a bug, and the limiter slot then expires with its TTL.
-        log.error("limiter settle failed", exc_info=settle.exception())
+    # Cancellation-safe without a task of its own: the in-process limiter settles without awaiting, and
+    # the Redis one queues the settle for its batcher before its first await (then only waits for the
+    # batch, shielded). Admission.settle never raises.
+    await call.admission.settle(tokens=prompt + completion, cost_usd=cost.cost_usd)

@@ -11,6 +11,7 @@ from decimal import Decimal
 import httpx
 import openai
 import pytest
+import redis
 
 from tests.e2e.conftest import Gateway, GatewayFactory
 from tests.e2e.test_openai_sdk import WEATHER_TOOL, user
@@ -166,12 +167,13 @@ def test_streams_closed_right_after_done_are_all_recorded(start_gateway: Gateway
     # A client closes the connection as soon as it has read [DONE]; the relay is then cancelled while it
     # settles the limiter (a Redis round trip). The usage record and the settle must survive that.
     gateway = start_gateway(REDIS_URL=redis_url)
-    _, key = new_team(gateway)
+    team_id, key = new_team(gateway, limits={"max_concurrency": 1000})
     body = {"model": "claude-3-haiku", "stream": True, "messages": user("EMULATOR:words=3")}
 
     async def one(http: httpx.AsyncClient) -> None:
         async with http.stream("POST", "/v1/chat/completions", json=body,
                                headers={"Authorization": f"Bearer {key}"}) as response:
+            assert response.status_code == 200, await response.aread()
             async for line in response.aiter_lines():
                 if line == "data: [DONE]":
                     break  # and close at once
@@ -183,6 +185,13 @@ def test_streams_closed_right_after_done_are_all_recorded(start_gateway: Gateway
 
     asyncio.run(traffic())
     assert wait_for_requests(gateway, key, 200)["summary"]["total_requests"] == 200  # type: ignore[index]
+    # Every settle landed too: no concurrency slot is left behind in Redis.
+    client = redis.Redis.from_url(redis_url)
+    deadline = time.monotonic() + 5
+    while client.zcard(f"rl:{{team:{team_id}}}:conc:team") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert client.zcard(f"rl:{{team:{team_id}}}:conc:team") == 0
+    client.close()
 
 
 def test_client_gone_before_the_first_event_is_recorded_and_upstream_closed(
