@@ -22,6 +22,7 @@ from proxy.tokens import COMPLETION_ALLOWANCE, WORST_CASE_COMPLETION, estimate_p
 from translators import (
     ConverseRequest,
     TranslationError,
+    clean_usage,
     converse_response_to_openai,
     openai_request_to_converse,
 )
@@ -57,7 +58,7 @@ async def complete(services: Services, call: ChatCall) -> Response:
         await accounting.finish(services, call, bedrock_usage=None, status="upstream_error", streaming=False)
         raise
     call.upstream_done = time.perf_counter()
-    usage = resp.get("usage") or {}
+    usage = clean_usage(resp.get("usage") if isinstance(resp, dict) else None) or {}
     try:
         completion = converse_response_to_openai(
             resp, request=call.conv, model=call.model, completion_id=call.completion_id, created=call.created

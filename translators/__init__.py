@@ -2,7 +2,7 @@
 
 from translators.errors import StreamIncomplete, TranslationError
 from translators.request import ConverseRequest, openai_request_to_converse
-from translators.response import converse_response_to_openai, openai_usage
+from translators.response import clean_usage, converse_response_to_openai, openai_usage
 from translators.stream import ConverseStreamTranslator
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "ConverseStreamTranslator",
     "StreamIncomplete",
     "TranslationError",
+    "clean_usage",
     "converse_response_to_openai",
     "openai_request_to_converse",
     "openai_usage",

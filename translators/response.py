@@ -8,6 +8,26 @@ from typing import Any
 from translators.mappings import finish_reason
 from translators.request import ConverseRequest
 
+USAGE_KEYS = ("inputTokens", "outputTokens", "totalTokens", "cacheReadInputTokens", "cacheWriteInputTokens")
+
+
+def clean_usage(raw: Any) -> dict[str, int] | None:
+    """Bedrock's usage block as non-negative ints; None when there is none.
+
+    Billing code downstream does arithmetic on these numbers: a value that is not a count (null, a
+    string, a negative number) is read as 0 rather than crash the bookkeeping of a call Bedrock billed.
+    """
+    if not isinstance(raw, dict):
+        return None
+    clean = {}
+    for key in USAGE_KEYS:
+        value = raw.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            clean[key] = value
+        elif key in raw:
+            clean[key] = 0
+    return clean
+
 
 def openai_usage(bedrock_usage: dict[str, Any]) -> dict[str, Any]:
     """prompt_tokens includes cache reads and writes; cached_tokens = cache reads (PITFALLS #35)."""
@@ -94,5 +114,5 @@ def converse_response_to_openai(
         "model": model,
         "system_fingerprint": None,
         "choices": [{"index": 0, "message": message, "finish_reason": reason, "logprobs": None}],
-        "usage": openai_usage(resp.get("usage") or {}),
+        "usage": openai_usage(clean_usage(resp.get("usage")) or {}),
     }

@@ -10,7 +10,7 @@ from typing import Any
 
 from translators.errors import StreamIncomplete
 from translators.request import ConverseRequest
-from translators.response import openai_usage, response_finish_reason
+from translators.response import clean_usage, openai_usage, response_finish_reason
 
 
 class ConverseStreamTranslator:
@@ -46,7 +46,7 @@ class ConverseStreamTranslator:
             case {"messageStop": dict() as stop}:
                 return self._message_stop(stop.get("stopReason"))
             case {"metadata": dict() as meta}:
-                self.usage = meta.get("usage") or self.usage
+                self.usage = clean_usage(meta.get("usage")) or self.usage
                 return self._usage_chunk() if self.finish_reason else []
         return []  # unknown events (and ones we do not map) are ignored
 

@@ -117,3 +117,19 @@ def test_a_relay_bug_ends_with_an_error_event(monkeypatch: pytest.MonkeyPatch) -
             assert frames[-1] == "data: [DONE]" and '"error"' in frames[-2]
     assert [r.status for r in recorder.records] == ["error", "error"]
     assert all(stream.closed for stream in bedrock.streams)
+
+
+def test_malformed_usage_numbers_never_lose_the_record() -> None:
+    odd_usage = {"inputTokens": None, "outputTokens": "7", "totalTokens": -1, "cacheReadInputTokens": 2}
+    response = {"output": {"message": {"role": "assistant", "content": [{"text": "ok"}]}},
+                "stopReason": "end_turn", "usage": odd_usage}
+    events = [{"messageStart": {"role": "assistant"}},
+              {"contentBlockDelta": {"contentBlockIndex": 0, "delta": {"text": "ok"}}},
+              {"messageStop": {"stopReason": "end_turn"}}, {"metadata": {"usage": odd_usage}}]
+    client, recorder = client_for(FakeBedrock(response, events))
+    with client:
+        plain = client.post("/v1/chat/completions", json=BODY)
+        streamed = client.post("/v1/chat/completions", json={**BODY, "stream": True})
+    assert plain.status_code == 200 and plain.json()["usage"]["prompt_tokens"] == 2
+    assert streamed.status_code == 200 and streamed.text.endswith("data: [DONE]\n\n")
+    assert [(r.status, r.prompt_tokens, r.completion_tokens) for r in recorder.records] == [("ok", 2, 0)] * 2
