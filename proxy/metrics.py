@@ -57,8 +57,15 @@ class Histogram:
         return lines
 
 
+# Raw Bedrock ids are accepted as model names, so a client could mint any number of distinct labels;
+# past this many, new ones are counted under "_other" (a memory and Prometheus-cardinality bound).
+MAX_MODEL_LABELS = 200
+OTHER_MODEL = "_other"
+
+
 class Metrics:
     def __init__(self) -> None:
+        self._models: set[str] = set()
         self.requests: Counter[tuple[str, str, str]] = Counter()  # (team, model, status)
         self.tokens: Counter[tuple[str, str, str]] = Counter()  # (team, model, prompt|completion)
         self.cost_usd: dict[tuple[str, str], Decimal] = {}  # (team, model)
@@ -67,8 +74,17 @@ class Metrics:
         self.first_token = Histogram(LATENCY_BUCKETS)  # (model,): arrival to first generated text, streams
         self.overhead = Histogram(OVERHEAD_BUCKETS)  # (streaming,): time spent in the gateway itself
 
+    def model_label(self, model: str) -> str:
+        if model in self._models:
+            return model
+        if len(self._models) >= MAX_MODEL_LABELS:
+            return OTHER_MODEL
+        self._models.add(model)
+        return model
+
     def observe_timing(self, model: str, streaming: bool, duration_s: float, overhead_s: float,
                        first_token_s: float | None) -> None:
+        model = self.model_label(model)
         mode = "true" if streaming else "false"
         self.duration.observe((model, mode), duration_s)
         self.overhead.observe((mode,), overhead_s)
@@ -76,6 +92,7 @@ class Metrics:
             self.first_token.observe((model,), first_token_s)
 
     def count_call(self, team: str, model: str, status: str, prompt: int, completion: int, cost: Decimal) -> None:
+        model = self.model_label(model)
         self.requests[team, model, status] += 1
         self.tokens[team, model, "prompt"] += prompt
         self.tokens[team, model, "completion"] += completion

@@ -88,7 +88,9 @@ def cost(entry: ModelEntry, bedrock_usage: dict) -> CostResult:
         breakdown[bucket] = Decimal(tokens) * price / _THOUSAND * mult
     total = sum(breakdown.values(), Decimal(0)).quantize(QUANTUM, rounding=ROUND_HALF_EVEN)
     if missing:
-        missing_price_total[entry.alias] += 1
+        # Bounded like the metrics' model labels: raw ids let clients mint names.
+        label = entry.alias if entry.alias in missing_price_total or len(missing_price_total) < 200 else "_other"
+        missing_price_total[label] += 1
         log.warning("missing price: model=%s bedrock_id=%s buckets=%s (cost understated)",
                     entry.alias, entry.bedrock_id, ",".join(missing))
     return CostResult(cost_usd=total, priced=not missing, breakdown=breakdown)

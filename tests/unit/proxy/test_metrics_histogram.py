@@ -28,3 +28,19 @@ def test_observe_timing_feeds_three_histograms() -> None:
     assert set(metrics.duration.series) == {("claude", "true"), ("claude", "false")}
     assert set(metrics.overhead.series) == {("true",), ("false",)}
     assert list(metrics.first_token.series) == [("claude",)]
+
+
+def test_model_labels_are_bounded() -> None:
+    from decimal import Decimal
+
+    from proxy.metrics import MAX_MODEL_LABELS
+
+    metrics = Metrics()
+    for i in range(MAX_MODEL_LABELS + 50):
+        metrics.count_call("t", f"anthropic.fake-{i}", "upstream_error", 1, 0, Decimal(0))
+        metrics.observe_timing(f"anthropic.fake-{i}", False, 0.1, 0.0001, None)
+    assert len({model for _, model, _ in metrics.requests}) == MAX_MODEL_LABELS + 1
+    assert metrics.requests["t", "_other", "upstream_error"] == 50
+    assert len(metrics.duration.series) == MAX_MODEL_LABELS + 1
+    metrics.count_call("t", "anthropic.fake-0", "ok", 1, 0, Decimal(0))  # a known label stays itself
+    assert metrics.requests["t", "anthropic.fake-0", "ok"] == 1
