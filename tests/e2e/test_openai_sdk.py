@@ -9,6 +9,7 @@ import httpx
 import openai
 import pytest
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from pydantic import BaseModel
 
 from tests.e2e.conftest import Gateway
 
@@ -213,3 +214,42 @@ def test_curl_style_requests(gateway: Gateway) -> None:
         assert unknown.status_code == 404 and "error" in unknown.json()
         missing = http.post("/v1/chat/completions", json={"model": "claude-3-haiku", "messages": user("x")})
         assert missing.status_code == 401 and missing.json()["error"]["code"] == "invalid_api_key"
+
+
+class Weather(BaseModel):
+    city: str
+    temp: int
+
+
+class GetWeather(BaseModel):
+    city: str
+
+
+def test_sdk_parse_with_a_pydantic_response_format(gateway: Gateway) -> None:
+    completion = gateway.client().chat.completions.parse(
+        model="claude-3-haiku", messages=user('EMULATOR:reply={"city": "Paris", "temp": 18}'), response_format=Weather)
+    message = completion.choices[0].message
+    assert message.parsed == Weather(city="Paris", temp=18) and message.refusal is None
+
+
+def test_sdk_parse_with_strict_pydantic_tools(gateway: Gateway) -> None:
+    completion = gateway.client().chat.completions.parse(
+        model="claude-3-haiku", messages=user('weather? EMULATOR:tool\nEMULATOR:reply={"city": "Paris"}'),
+        tools=[openai.pydantic_function_tool(GetWeather)])
+    [call] = completion.choices[0].message.tool_calls or []
+    assert call.function.name == "GetWeather" and call.function.parsed_arguments == GetWeather(city="Paris")
+
+
+def test_sdk_stream_helper_accumulates_text_usage_and_parsed_output(gateway: Gateway) -> None:
+    with gateway.client().chat.completions.stream(
+        model="claude-3-haiku", messages=user("EMULATOR:reply=hello there"), stream_options={"include_usage": True},
+    ) as stream:
+        text = "".join(event.delta for event in stream if event.type == "content.delta")
+        final = stream.get_final_completion()
+    assert text == final.choices[0].message.content == "hello there" and final.usage and final.usage.total_tokens
+    with gateway.client().chat.completions.stream(
+        model="claude-3-haiku", messages=user('EMULATOR:reply={"city": "Paris", "temp": 18}'), response_format=Weather,
+    ) as stream:
+        kinds = {event.type for event in stream}
+        parsed = stream.get_final_completion().choices[0].message.parsed
+    assert "content.done" in kinds and parsed == Weather(city="Paris", temp=18)
