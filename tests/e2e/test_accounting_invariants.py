@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 
 import httpx
 import pytest
-import redis
 
 from tests.e2e.conftest import Gateway, GatewayFactory
-from tests.e2e.test_finops import new_team, wait_for_requests
+from tests.e2e.test_finops import assert_no_slot_left, new_team, wait_for_requests
 from tests.e2e.test_openai_sdk import WEATHER_TOOL
 
 pytestmark = pytest.mark.e2e
@@ -78,9 +76,4 @@ def test_every_call_that_reached_bedrock_is_recorded_once_and_settled(
     assert reached == 150
     report = wait_for_requests(gateway, key, reached, timeout=15)
     assert report["summary"]["total_requests"] == reached  # type: ignore[index]
-    client = redis.Redis.from_url(redis_url)
-    deadline = time.monotonic() + 5
-    while client.zcard(f"rl:{{team:{team_id}}}:conc:team") and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert client.zcard(f"rl:{{team:{team_id}}}:conc:team") == 0
-    client.close()
+    assert_no_slot_left(redis_url, team_id)

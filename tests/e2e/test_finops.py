@@ -163,6 +163,17 @@ def test_key_budget_survives_a_restart_of_the_embedded_gateway(
     assert error["code"] == "insufficient_quota" and f"on key {key_id}" in error["message"]
 
 
+def assert_no_slot_left(redis_url: str, team_id: str, timeout: float = 5) -> None:
+    """No concurrency slot of the team is still held in Redis (settles are pipelined: allow a moment)."""
+    client = redis.Redis.from_url(redis_url)
+    key, deadline = f"rl:{{team:{team_id}}}:conc:team", time.monotonic() + timeout
+    while client.zcard(key) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    held = client.zcard(key)
+    client.close()
+    assert held == 0, f"{held} concurrency slot(s) never given back"
+
+
 def test_streams_closed_right_after_done_are_all_recorded(start_gateway: GatewayFactory, redis_url: str) -> None:
     # A client closes the connection as soon as it has read [DONE]; the relay is then cancelled while it
     # settles the limiter (a Redis round trip). The usage record and the settle must survive that.
@@ -185,13 +196,7 @@ def test_streams_closed_right_after_done_are_all_recorded(start_gateway: Gateway
 
     asyncio.run(traffic())
     assert wait_for_requests(gateway, key, 200)["summary"]["total_requests"] == 200  # type: ignore[index]
-    # Every settle landed too: no concurrency slot is left behind in Redis.
-    client = redis.Redis.from_url(redis_url)
-    deadline = time.monotonic() + 5
-    while client.zcard(f"rl:{{team:{team_id}}}:conc:team") and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert client.zcard(f"rl:{{team:{team_id}}}:conc:team") == 0
-    client.close()
+    assert_no_slot_left(redis_url, team_id)  # every settle landed too
 
 
 def test_client_gone_before_the_first_event_is_recorded_and_upstream_closed(
