@@ -124,9 +124,9 @@ class DynamoKeyStore:
 
     async def put_key(self, key: ApiKey) -> None:
         def put(c: Any) -> None:
-            if self._key_by_id(c, key.key_id) is not None:
-                raise Conflict(f"Key '{key.key_id}' already exists.", param="key_id")
             conflict = Conflict(f"Key '{key.key_id}' already exists.", param="key_id")
+            if self._key_by_id(c, key.key_id) is not None:
+                raise conflict
             _put_new(c, self._keys, key_to_item(key), "key_hash", conflict)
 
         await self._run(put)
