@@ -48,7 +48,9 @@ def build_reply(body: dict, directives: Directives | None = None) -> Reply:
     if _thinking_enabled(body):
         reply.blocks.append(_reasoning_block(text))
     tool_blocks = _tool_blocks(body, text, results, found)
-    answer = _answer_text(text, results, found)
+    # Native structured output: the text itself is the JSON (an empty object unless EMULATOR:reply= says).
+    structured = bool((body.get("outputConfig") or {}).get("textFormat")) and found.reply is None
+    answer = "{}" if structured else _answer_text(text, results, found)
     if tool_blocks:
         if found.text_before_tool:
             reply.blocks.append({"text": "Let me call a tool for that."})

@@ -5,6 +5,7 @@ Messages are shortened paraphrases of Bedrock's own ValidationException texts.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -35,6 +36,7 @@ def validate_request(body: Any) -> None:
     for index, block in enumerate(body.get("system") or []):
         _check_block(block, f"system.{index}")
     _check_inference(body.get("inferenceConfig"))
+    _check_output_config(body.get("outputConfig"))
     has_tools = _check_tool_config(body.get("toolConfig"))
     _check_messages(messages, has_tools)
     _check_request_limits(body)
@@ -51,6 +53,26 @@ def _check_inference(config: Any) -> None:
     stops = config.get("stopSequences")
     if stops is not None and not (isinstance(stops, list) and all(isinstance(s, str) and s for s in stops)):
         raise RequestInvalid("inferenceConfig.stopSequences must be a list of non-empty strings.")
+
+
+def _check_output_config(config: Any) -> None:
+    """outputConfig.textFormat as botocore's model has it: json_schema with the schema as a JSON string."""
+    if config is None:
+        return
+    text_format = config.get("textFormat") if isinstance(config, dict) else None
+    if text_format is None:
+        return
+    if not isinstance(text_format, dict) or text_format.get("type") != "json_schema":
+        raise RequestInvalid("outputConfig.textFormat.type must be json_schema.")
+    definition = (text_format.get("structure") or {}).get("jsonSchema")
+    if not isinstance(definition, dict) or not isinstance(definition.get("schema"), str):
+        raise RequestInvalid("outputConfig.textFormat.structure.jsonSchema.schema must be a JSON string.")
+    try:
+        schema = json.loads(definition["schema"])
+    except ValueError:
+        raise RequestInvalid("outputConfig.textFormat.structure.jsonSchema.schema is not valid JSON.") from None
+    if not isinstance(schema, dict):
+        raise RequestInvalid("outputConfig.textFormat.structure.jsonSchema.schema must be a JSON object.")
 
 
 def _check_tool_config(config: Any) -> bool:
@@ -72,6 +94,8 @@ def _check_tool_config(config: Any) -> bool:
             raise RequestInvalid(f"toolConfig.tools.{index}.toolSpec.description must not be empty.")
         if not isinstance(spec.get("inputSchema", {}).get("json"), dict):
             raise RequestInvalid(f"toolConfig.tools.{index}.toolSpec.inputSchema.json is required.")
+        if "strict" in spec and not isinstance(spec["strict"], bool):
+            raise RequestInvalid(f"toolConfig.tools.{index}.toolSpec.strict must be a boolean.")
         names.add(name)
     forced = (config.get("toolChoice") or {}).get("tool")
     if forced is not None and forced.get("name") not in names:

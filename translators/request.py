@@ -48,6 +48,7 @@ def openai_request_to_converse(
         "system": conv.system,
         "inferenceConfig": inference_config(fields, limit),
         "toolConfig": plan.tool_config,
+        "outputConfig": plan.output_config,
         **extensions,
     }
     apply_cache_points(converse, fields, capabilities)

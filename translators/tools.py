@@ -1,4 +1,8 @@
-"""tools / tool_choice / response_format -> Converse toolConfig (+ the forced JSON tool).
+"""tools / tool_choice / response_format -> Converse toolConfig (+ the forced JSON tool) or outputConfig.
+
+response_format json_schema becomes Bedrock's native structured output (outputConfig.textFormat) on
+models whose capabilities say native_json_schema, and a forced tool elsewhere; `strict` function tools
+become strict toolSpecs on those models (and are plain tools elsewhere).
 
 No toolConfig unless the caller sent tools, response_format needs one, or history holds tool blocks
 (Bedrock rejects toolUse/toolResult without a toolConfig: PITFALLS #14, #15).
@@ -7,6 +11,8 @@ A tool's `cache_control` (or its function's) puts a cachePoint right after that 
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +23,7 @@ from translators.mappings import JSON_OBJECT_INSTRUCTION, JSON_TOOL_NAME, safe_t
 from translators.messages import Conversation
 
 _DEFAULT_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
+_SCHEMA_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 
 
 @dataclass
@@ -24,6 +31,7 @@ class ToolPlan:
     tool_config: dict[str, Any] | None = None
     tool_names: dict[str, str] = field(default_factory=dict)
     json_tool: str | None = None
+    output_config: dict[str, Any] | None = None  # native structured output
     instructions: list[str] = field(default_factory=list)  # appended to the system prompt
 
 
@@ -44,7 +52,7 @@ def _legacy_functions(body: dict[str, Any]) -> tuple[Any, Any]:
     return tools, choice
 
 
-def _tool_spec(tool: Any, i: int, names: dict[str, str]) -> dict[str, Any]:
+def _tool_spec(tool: Any, i: int, names: dict[str, str], caps: ModelCapabilities) -> dict[str, Any]:
     if not isinstance(tool, dict) or tool.get("type") != "function":
         raise TranslationError("only tools of type 'function' are supported", param=f"tools[{i}].type")
     fn = tool.get("function") or {}
@@ -65,7 +73,10 @@ def _tool_spec(tool: Any, i: int, names: dict[str, str]) -> dict[str, Any]:
             "function.parameters must be a JSON schema object", param=f"tools[{i}].function"
         )
     description = fn.get("description") or name  # Bedrock rejects an empty description (PITFALLS #12)
-    return {"toolSpec": {"name": safe, "description": description, "inputSchema": {"json": schema}}}
+    spec: dict[str, Any] = {"name": safe, "description": description, "inputSchema": {"json": schema}}
+    if fn.get("strict") is True and caps.native_json_schema:
+        spec["strict"] = True
+    return {"toolSpec": spec}
 
 
 def _tool_point(tool: Any, i: int) -> CachePoint | None:
@@ -90,7 +101,7 @@ def _choice(choice: Any, names: dict[str, str]) -> dict[str, Any] | str | None:
 
 
 def _json_spec(body: dict[str, Any], caps: ModelCapabilities, names: dict[str, str]) -> dict | str | None:
-    """The forced-tool spec for response_format, JSON_OBJECT_INSTRUCTION, or None for plain text."""
+    """The forced-tool spec for response_format, {"native": outputConfig}, JSON_OBJECT_INSTRUCTION, or None."""
     fmt = body.get("response_format")
     kind = fmt.get("type") if isinstance(fmt, dict) else fmt
     if kind in (None, "text"):
@@ -99,23 +110,43 @@ def _json_spec(body: dict[str, Any], caps: ModelCapabilities, names: dict[str, s
         raise TranslationError(
             "response_format.type must be text, json_object or json_schema", param="response_format.type"
         )
-    if not caps.tools:
-        if kind == "json_object":
-            return JSON_OBJECT_INSTRUCTION
-        raise TranslationError(
-            "response_format json_schema needs a model with tool use",
-            param="response_format",
-            code="unsupported_parameter",
-        )
     spec = fmt.get("json_schema") if kind == "json_schema" else None
     if kind == "json_schema" and not isinstance(spec, dict):
         raise TranslationError(
             "response_format.json_schema must be an object", param="response_format.json_schema"
         )
+    if spec is not None and caps.native_json_schema:
+        return {"native": _output_config(spec)}
+    if not caps.tools:
+        if kind == "json_object":
+            return JSON_OBJECT_INSTRUCTION
+        raise TranslationError(
+            "response_format json_schema needs a model with tool use or native structured output",
+            param="response_format",
+            code="unsupported_parameter",
+        )
     name = JSON_TOOL_NAME if JSON_TOOL_NAME not in names else f"{JSON_TOOL_NAME}_1"
     schema = (spec or {}).get("schema") or {"type": "object"}
     description = (spec or {}).get("description") or "Respond with your final answer as this tool's input."
     return {"toolSpec": {"name": name, "description": description, "inputSchema": {"json": schema}}}
+
+
+def _output_config(spec: dict[str, Any]) -> dict[str, Any]:
+    """outputConfig.textFormat: Bedrock constrains the text itself, which then is message.content."""
+    schema = spec.get("schema") or {"type": "object"}
+    if not isinstance(schema, dict):
+        raise TranslationError(
+            "response_format.json_schema.schema must be a JSON schema object",
+            param="response_format.json_schema.schema",
+        )
+    name = spec.get("name")
+    definition: dict[str, Any] = {
+        "schema": json.dumps(schema, separators=(",", ":"), ensure_ascii=False),  # Bedrock takes a string
+        "name": name if isinstance(name, str) and _SCHEMA_NAME.fullmatch(name) else "response",
+    }
+    if isinstance(spec.get("description"), str) and spec["description"]:
+        definition["description"] = spec["description"]
+    return {"textFormat": {"type": "json_schema", "structure": {"jsonSchema": definition}}}
 
 
 def _history_specs(conv: Conversation, names: dict[str, str]) -> list[dict[str, Any]]:
@@ -149,12 +180,14 @@ def plan_tools(
         )
     specs: list[dict[str, Any]] = []
     for i, tool in enumerate(tools or []):
-        specs.append(_tool_spec(tool, i, plan.tool_names))
+        specs.append(_tool_spec(tool, i, plan.tool_names, caps))
         append_point(specs, _tool_point(tool, i))
     choice = _choice(choice_value, plan.tool_names) if specs else None  # PITFALLS #13
     json_spec = _json_spec(body, caps, plan.tool_names)
     if isinstance(json_spec, str):
         plan.instructions.append(json_spec)
+    elif json_spec is not None and "native" in json_spec:
+        plan.output_config = json_spec["native"]
     elif json_spec is not None:
         plan.json_tool = json_spec["toolSpec"]["name"]
         choice = _json_choice(plan.json_tool, choice, bool(specs), thinking, plan)

@@ -11,7 +11,7 @@ import pytest
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from pydantic import BaseModel
 
-from tests.e2e.conftest import Gateway
+from tests.e2e.conftest import Gateway, GatewayFactory
 
 pytestmark = pytest.mark.e2e
 
@@ -253,3 +253,38 @@ def test_sdk_stream_helper_accumulates_text_usage_and_parsed_output(gateway: Gat
         kinds = {event.type for event in stream}
         parsed = stream.get_final_completion().choices[0].message.parsed
     assert "content.done" in kinds and parsed == Weather(city="Paris", temp=18)
+
+
+NATIVE_CATALOG = """
+[models."claude-structured"]
+bedrock_id = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+description = "a model with Bedrock's native structured output"
+pricing = { input = "0.003", output = "0.015" }
+capabilities = { native_json_schema = true }
+"""
+
+
+def test_native_structured_output_and_strict_tools(
+    start_gateway: GatewayFactory, emulator_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    catalog = tmp_path_factory.mktemp("catalog") / "catalog.toml"
+    catalog.write_text(NATIVE_CATALOG)
+    client = start_gateway(LLM_GATEWAY_MODEL_CATALOG=str(catalog)).client()
+    completion = client.chat.completions.parse(
+        model="claude-structured", messages=user('EMULATOR:reply={"city": "Paris", "temp": 18}'),
+        response_format=Weather)
+    assert completion.choices[0].message.parsed == Weather(city="Paris", temp=18)
+    sent = httpx.get(f"{emulator_url}/_emulator/last_request").json()["body"]
+    text_format = sent["outputConfig"]["textFormat"]
+    assert "toolConfig" not in sent and text_format["structure"]["jsonSchema"]["name"] == "Weather"
+    assert json.loads(text_format["structure"]["jsonSchema"]["schema"])["required"] == ["city", "temp"]
+    streamed = list(client.chat.completions.create(
+        model="claude-structured", stream=True, messages=user("structured please"),
+        response_format={"type": "json_schema", "json_schema": {"name": "empty", "schema": {"type": "object"}}}))
+    assert "".join(c.choices[0].delta.content or "" for c in streamed if c.choices) == "{}"
+    tool_call = client.chat.completions.parse(
+        model="claude-structured", messages=user('weather? EMULATOR:tool\nEMULATOR:reply={"city": "Paris"}'),
+        tools=[openai.pydantic_function_tool(GetWeather)]).choices[0].message.tool_calls
+    assert tool_call and tool_call[0].function.parsed_arguments == GetWeather(city="Paris")
+    spec = httpx.get(f"{emulator_url}/_emulator/last_request").json()["body"]["toolConfig"]["tools"][0]["toolSpec"]
+    assert spec["strict"] is True

@@ -378,3 +378,21 @@ def _post_signed(base: str, body: dict) -> tuple[int, dict]:
             return resp.status, orjson.loads(resp.read())
     except urllib.error.HTTPError as exc:
         return exc.code, orjson.loads(exc.read())
+
+
+def test_native_structured_output_and_strict_tools_as_botocore_sends_them(brt) -> None:
+    # botocore validates these shapes against its own service model before sending: our translator's
+    # outputConfig and strict toolSpec are what boto3 itself would send.
+    schema = '{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}'
+    output_config = {"textFormat": {"type": "json_schema",
+                                    "structure": {"jsonSchema": {"schema": schema, "name": "place"}}}}
+    response = converse(brt, "EMULATOR:reply={\"city\": \"Paris\"}", outputConfig=output_config)
+    assert response["output"]["message"]["content"] == [{"text": '{"city": "Paris"}'}]
+    assert converse(brt, "anything", outputConfig=output_config)["output"]["message"]["content"] == [{"text": "{}"}]
+    strict = {"toolSpec": {**WEATHER_TOOL["toolSpec"], "strict": True}}
+    used = converse(brt, "weather? EMULATOR:tool", toolConfig={"tools": [strict]})
+    assert used["stopReason"] == "tool_use"
+    bad = {"textFormat": {"type": "json_schema", "structure": {"jsonSchema": {"schema": "[1, 2"}}}}
+    with pytest.raises(ClientError) as exc:
+        converse(brt, "x", outputConfig=bad)
+    assert exc.value.response["Error"]["Code"] == "ValidationException"

@@ -13,6 +13,7 @@ from pathlib import Path
 from proxy.catalog import ModelCatalog
 from tests.fuzzing import mutate
 from translators import TranslationError, openai_request_to_converse
+from translators.capabilities import ModelCapabilities
 
 GOLDEN = Path(__file__).resolve().parents[2] / "golden"
 
@@ -20,6 +21,7 @@ GOLDEN = Path(__file__).resolve().parents[2] / "golden"
 def test_mutated_requests_translate_or_raise_translation_error() -> None:
     bases = [json.loads(p.read_text()) for p in sorted(GOLDEN.glob("*/openai_request.json"))]
     capabilities = [entry.capabilities for entry in ModelCatalog.load().entries.values()]
+    capabilities.append(ModelCapabilities(native_json_schema=True, reasoning=True, prompt_caching=True))
     rng = random.Random(20261127)
     outcomes = {"translated": 0, "rejected": 0}
     for _ in range(4000):
