@@ -61,6 +61,7 @@ class InvalidationListener:
         self._seen = 0
         self._lag_since: float | None = None
         self._last_ok = 0.0
+        self._failures: dict[str, int] = {}  # consecutive failures per background check, for quiet logs
         self._tasks: list[asyncio.Task[None]] = []
         self.healthy = False  # read on the hot path: long cache TTL only while this is True
 
@@ -98,6 +99,18 @@ class InvalidationListener:
         raw = await self._redis.get(VERSION_KEY)
         return int(raw or 0)
 
+    def _failed(self, what: str, exc: Exception) -> None:
+        # Once per outage, not every poll (5 lines a second while Redis is down helps nobody).
+        count = self._failures.get(what, 0)
+        self._failures[what] = count + 1
+        if count == 0:
+            log.warning("auth %s failed: %s; retrying quietly until Redis answers", what, type(exc).__name__)
+
+    def _recovered(self, what: str) -> None:
+        count = self._failures.pop(what, 0)
+        if count:
+            log.warning("auth %s working again after %d failed attempt(s)", what, count)
+
     def _mark_ok(self) -> None:
         self._last_ok = time.monotonic()
         self.healthy = True
@@ -111,11 +124,12 @@ class InvalidationListener:
                         self._on_reset()  # whatever was published while we were away is unknown
                     message = await pubsub.get_message(timeout=1.0)
                 except Exception as exc:  # connection lost: messages may be gone, start clean
-                    log.warning("auth invalidation subscription failed: %s", type(exc).__name__)
+                    self._failed("subscription", exc)
                     self._on_reset()
                     pubsub = await _discard(pubsub)
                     await asyncio.sleep(0.5)
                     continue
+                self._recovered("subscription")
                 if message is not None and message.get("type") == "message":
                     self._apply(message["data"])
         finally:
@@ -139,10 +153,11 @@ class InvalidationListener:
             try:
                 version = await self._version()
             except Exception as exc:
-                log.warning("auth version check failed: %s", type(exc).__name__)
+                self._failed("version check", exc)
                 if time.monotonic() - self._last_ok > UNHEALTHY_AFTER_S:
                     self.healthy = False
                 continue
+            self._recovered("version check")
             was_healthy = self.healthy
             self._mark_ok()
             self._check(version, resync=not was_healthy)

@@ -8,6 +8,7 @@ LLM_GATEWAY_RATELIMIT_FAILURE_POLICY: "open" falls back to the in-process limite
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import importlib.resources
 import logging
@@ -186,8 +187,19 @@ class RedisLimiter:
                 "Redis rate limiter unavailable (%s: %s); policy=%s until it answers again",
                 type(exc).__name__, exc, self._policy,
             )
+            # Idle pooled connections are dead too if Redis went away: without this, each one fails
+            # once after Redis is back, and every failure means another second of per-process limits.
+            task = asyncio.ensure_future(self._drop_idle_connections())
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
         self._down = True
         self._retry_at = time.monotonic() + self._backoff_s
+
+    async def _drop_idle_connections(self) -> None:
+        pool = getattr(self._redis, "connection_pool", None)
+        if pool is not None:
+            with contextlib.suppress(Exception):
+                await pool.disconnect(inuse_connections=False)
 
     def _mark_up(self) -> None:
         if self._down:

@@ -36,6 +36,16 @@ def wait_for_port(port: int, *, timeout: float = 15.0, proc: subprocess.Popen[by
     raise RuntimeError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
 
 
+def start_redis(port: int) -> subprocess.Popen[bytes]:
+    """A private, throwaway redis-server (for tests that kill and restart it)."""
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    wait_for_port(port, proc=proc)
+    return proc
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     """The real Redis on 127.0.0.1:6379 (CI starts it); fails, never skips, when it is down."""

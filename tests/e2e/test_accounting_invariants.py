@@ -12,6 +12,7 @@ import random
 import httpx
 import pytest
 
+from tests.conftest import free_port, start_redis
 from tests.e2e.conftest import Gateway, GatewayFactory
 from tests.e2e.test_finops import assert_no_slot_left, new_team, wait_for_requests
 from tests.e2e.test_openai_sdk import WEATHER_TOOL
@@ -77,3 +78,58 @@ def test_every_call_that_reached_bedrock_is_recorded_once_and_settled(
     report = wait_for_requests(gateway, key, reached, timeout=15)
     assert report["summary"]["total_requests"] == reached  # type: ignore[index]
     assert_no_slot_left(redis_url, team_id)
+
+
+def test_redis_outage_during_streams_loses_nothing_and_recovers_once(
+    start_gateway: GatewayFactory, emulator_url: str
+) -> None:
+    # Redis is killed under streaming traffic and restarted 1.5 s later (policy "open": per-process
+    # limits meanwhile). Every call is still recorded, nobody sees a 500, and the limiter recovers once:
+    # the idle pooled connections Redis took with it must not fail one by one afterwards.
+    port = free_port()
+    redis_proc = start_redis(port)
+    gateway = start_gateway(REDIS_URL=f"redis://127.0.0.1:{port}/0")
+    try:
+        _, key = new_team(gateway, limits={"max_concurrency": 1000}, monthly_budget_usd="100")
+        before = httpx.get(f"{emulator_url}/_emulator/calls").json()["total"]
+        body = {"model": "claude-3-haiku", "stream": True, "max_tokens": 100,
+                "messages": [{"role": "user", "content": "EMULATOR:words=30 EMULATOR:chunk_delay_ms=20"}]}
+        statuses: list[int] = []
+
+        async def one(http: httpx.AsyncClient) -> None:
+            async with http.stream("POST", "/v1/chat/completions", json=body,
+                                   headers={"Authorization": f"Bearer {key}"}) as response:
+                statuses.append(response.status_code)
+                async for _ in response.aiter_lines():
+                    pass
+
+        async def traffic() -> None:
+            nonlocal redis_proc
+
+            async def outage() -> None:
+                nonlocal redis_proc
+                await asyncio.sleep(0.5)
+                redis_proc.kill()
+                redis_proc.wait()
+                await asyncio.sleep(1.5)
+                redis_proc = start_redis(port)
+
+            async def waves(http: httpx.AsyncClient) -> None:
+                for _ in range(8):
+                    await asyncio.gather(*(one(http) for _ in range(15)))
+                    await asyncio.sleep(0.2)
+
+            async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as http:
+                await asyncio.gather(outage(), waves(http))
+
+        asyncio.run(traffic())
+        reached = httpx.get(f"{emulator_url}/_emulator/calls").json()["total"] - before
+        assert statuses == [200] * 120 and reached == 120
+        report = wait_for_requests(gateway, key, reached, timeout=15)
+        assert report["summary"]["total_requests"] == reached  # type: ignore[index]
+        logs = gateway.logs()
+        assert logs.count("Redis rate limiter unavailable") == 1
+        assert logs.count("Redis rate limiter available again") == 1
+    finally:
+        redis_proc.kill()
+        redis_proc.wait()

@@ -7,7 +7,6 @@ only those keys are deleted afterwards (the Redis on 6379 is shared).
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -20,7 +19,7 @@ from proxy.errors import QuotaExceeded, RateLimited, UpstreamUnavailable
 from proxy.identity import Limits, Principal
 from proxy.ratelimit import RedisLimiter
 from proxy.ratelimit_headers import period_of
-from tests.conftest import free_port, wait_for_port
+from tests.conftest import free_port, start_redis
 
 pytestmark = pytest.mark.integration
 ZERO = Decimal(0)
@@ -102,15 +101,6 @@ async def test_budget_burst_overshoots_by_at_most_one_reservation(redis_client: 
     assert sum(outcomes) >= 3 and len(seeds) == 1
     assert spent == Decimal("9.95") + real * sum(outcomes)
     assert spent <= Decimal(10) + reservation
-
-
-def start_redis(port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    wait_for_port(port, proc=proc)
-    return proc
 
 
 async def admitted_count(limiters: list[RedisLimiter], who: Principal, n: int) -> int:
