@@ -94,12 +94,16 @@ def _drop_none(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if v is not None}
 
 
-def team_to_item(team: Team) -> dict[str, Any]:
-    item = dataclasses.asdict(team)
-    item["limits"] = limits_to_item(team.limits)
-    if team.allowed_models is not None:
-        item["allowed_models"] = sorted(team.allowed_models)
+def _to_item(record: Team | ApiKey) -> dict[str, Any]:
+    item = dataclasses.asdict(record)
+    item["limits"] = limits_to_item(record.limits)
+    if record.allowed_models is not None:
+        item["allowed_models"] = sorted(record.allowed_models)
     return _drop_none(item)
+
+
+def team_to_item(team: Team) -> dict[str, Any]:
+    return _to_item(team)
 
 
 def team_from_item(item: Mapping[str, Any]) -> Team:
@@ -117,11 +121,7 @@ def team_from_item(item: Mapping[str, Any]) -> Team:
 
 
 def key_to_item(key: ApiKey) -> dict[str, Any]:
-    item = dataclasses.asdict(key)
-    item["limits"] = limits_to_item(key.limits)
-    if key.allowed_models is not None:
-        item["allowed_models"] = sorted(key.allowed_models)
-    return _drop_none(item)
+    return _to_item(key)
 
 
 def key_from_item(item: Mapping[str, Any]) -> ApiKey:
