@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from bedrock_emulator.reply import Reply
-from proxy.eventstream import encode_message
+from proxy.providers.bedrock.eventstream import encode_message
 
 _WORD = re.compile(r"\S+\s*|\s+")
 _PADDING = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"

@@ -153,7 +153,7 @@ def schema_example(schema: dict) -> Any:
     simple = {"string": TOOL_STRING_VALUE, "integer": 1, "number": 1.5, "boolean": True, "null": None}
     if kind == "array":
         return [schema_example(schema.get("items") or {})] if schema.get("minItems") else []
-    return simple.get(kind, TOOL_STRING_VALUE)
+    return simple.get(kind, TOOL_STRING_VALUE) if isinstance(kind, str) else TOOL_STRING_VALUE
 
 
 def _usage(body: dict, blocks: list[dict], found: Directives) -> dict[str, int]:

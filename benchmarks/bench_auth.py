@@ -12,10 +12,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from proxy import keyops
-from proxy.auth import Authenticator
+from proxy.auth import ops as keyops
+from proxy.auth.authenticator import Authenticator
+from proxy.auth.store.sqlite import SqliteKeyStore
 from proxy.errors import AuthenticationFailed
-from proxy.keystore_sqlite import SqliteKeyStore
 from proxy.settings import Settings
 
 

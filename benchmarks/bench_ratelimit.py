@@ -17,8 +17,8 @@ from decimal import Decimal
 
 import redis.asyncio as aioredis
 
-from proxy.identity import Limits, Principal
-from proxy.ratelimit import Limiter, LocalLimiter, RedisLimiter
+from proxy.auth.principal import Limits, Principal
+from proxy.limits.redis import Limiter, LocalLimiter, RedisLimiter
 
 
 def typical(team_id: str) -> Principal:

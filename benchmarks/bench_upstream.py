@@ -23,10 +23,10 @@ from botocore.credentials import ReadOnlyCredentials
 from botocore.eventstream import EventStreamBuffer
 
 from bedrock_emulator.process import emulator_process
-from proxy.bedrock import BedrockClient
-from proxy.eventstream import EventStreamDecoder, encode_message
+from proxy.providers.bedrock.client import BedrockClient
+from proxy.providers.bedrock.eventstream import EventStreamDecoder, encode_message
+from proxy.providers.bedrock.sigv4 import SigV4Signer
 from proxy.settings import Settings
-from proxy.sigv4 import SigV4Signer
 
 JSON_TYPE = "application/json"
 MODEL = "us.anthropic.claude-3-7-sonnet-20250219-v1:0"

@@ -21,9 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from proxy.services import open_usage_store
 from proxy.settings import Settings
-from proxy.usage import UsageRecorder
-from proxy.usagestore import UsageRecord, UsageStore, open_usage_store
+from proxy.usage.recorder import UsageRecorder
+from proxy.usage.store.base import UsageRecord, UsageStore
 
 
 def make(i: int, run: str) -> UsageRecord:
@@ -84,7 +85,7 @@ async def main() -> None:
             os.environ.setdefault(key, "bench")
         proc, endpoint = start_moto()
         try:
-            from proxy.keystore_dynamodb import create_all_tables
+            from proxy.auth.store.dynamodb import create_all_tables
 
             settings = Settings.from_env({}, store="dynamodb", dynamodb_endpoint_url=endpoint,
                                          dynamodb_table_prefix="bench-")

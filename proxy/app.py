@@ -14,12 +14,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from proxy import __version__, admin, usage_api
-from proxy.chat import chat_completions
+from proxy import __version__
+from proxy.admin import teams_keys as admin
+from proxy.admin import usage as admin_usage
+from proxy.api import usage as usage_api
+from proxy.api.chat import chat_completions
+from proxy.api.metrics import metrics_endpoint
+from proxy.api.middleware import RequestIdMiddleware
+from proxy.api.models import get_model, list_models
 from proxy.errors import GatewayError, InternalError, MethodNotAllowed, NotFound
-from proxy.metrics import metrics_endpoint
-from proxy.middleware import RequestIdMiddleware
-from proxy.models_api import get_model, list_models
 from proxy.services import Services, build_services, close_services
 from proxy.settings import Settings
 
@@ -95,7 +98,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         Route("/v1/usage", usage_api.usage_endpoint, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         *admin.routes,
-        *usage_api.routes,
+        *admin_usage.routes,
     ]
     app = Starlette(
         routes=routes,

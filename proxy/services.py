@@ -1,53 +1,162 @@
-"""The long-lived objects one gateway process holds, built in the lifespan (see app.py)."""
+"""The composition root: every long-lived object one gateway process holds, built and wired here.
+
+Factories live here (not beside what they build), so stores, limiters and providers never import each
+other or the settings they do not need, and the import graph has no cycles (docs/ARCHITECTURE.md).
+Built in the app lifespan (proxy/app.py); reached as ``request.app.state.services``.
+"""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from proxy.metrics import Metrics
+from proxy.admin.auth import AdminGuard
+from proxy.auth.secrets import KeyHasher
+from proxy.catalog.catalog import ModelCatalog
+from proxy.observability.metrics import Metrics, series
+from proxy.pipeline.books import Books
+from proxy.pipeline.chat import ChatPipeline
+from proxy.providers.base import Provider
 from proxy.settings import Settings
 
-log = logging.getLogger("llm_gateway.catalog")
-
 if TYPE_CHECKING:
-    from proxy.auth import Authenticator
-    from proxy.bedrock import BedrockClient
-    from proxy.catalog import ModelCatalog
-    from proxy.keystore import KeyStore
-    from proxy.ratelimit import Limiter
-    from proxy.usage import UsageRecorder
-    from proxy.usagestore import UsageStore
+    import redis.asyncio
+
+    from proxy.auth.authenticator import Authenticator
+    from proxy.auth.store.base import KeyStore
+    from proxy.limits.local import BudgetSeed, Clock
+    from proxy.limits.redis import Limiter
+    from proxy.usage.alerts import BudgetAlerter
+    from proxy.usage.recorder import UsageRecorder
+    from proxy.usage.store.base import UsageStore
+
+log = logging.getLogger("llm_gateway.catalog")
 
 
 @dataclass
 class Services:
     settings: Settings
     catalog: ModelCatalog
-    bedrock: BedrockClient
+    providers: Mapping[str, Provider]  # catalog entries name theirs (ModelEntry.provider)
     keystore: KeyStore
     auth: Authenticator
     limiter: Limiter
     usage: UsageRecorder
     usage_store: UsageStore
     redis: Any | None = None  # redis.asyncio.Redis when REDIS_URL is set
-    alerter: Any | None = None
+    alerter: BudgetAlerter | None = None
     metrics: Metrics = field(default_factory=Metrics)
+    admin_guard: AdminGuard = field(init=False)
+    chat: ChatPipeline = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.admin_guard = AdminGuard(self.settings.admin_key)
+        self.chat = ChatPipeline(
+            providers=self.providers, limiter=self.limiter, books=Books(self.metrics, self.usage),
+            drop_unsupported=self.settings.drop_unsupported_params, keepalive_s=self.settings.stream_keepalive_s,
+        )
+        self.metrics.collect(self._subsystem_series)
+
+    def _subsystem_series(self) -> list[str]:
+        out = series("llm_gateway_catalog_unverified_prices", "gauge",
+                     "Priced models billed in AWS_REGION at the base price, for want of a regional override.",
+                     [({"region": self.settings.aws_region or ""}, len(self.catalog.unverified_prices()))])
+        out += series("llm_gateway_usage_records_total", "counter", "Usage recorder counters.",
+                      [({"event": k}, v) for k, v in asdict(self.usage.stats).items()])
+        out += series("llm_gateway_usage_pending", "gauge", "Usage records not yet in the store.",
+                      [({}, self.usage.pending)])
+        positive, negative = self.auth.cache_sizes
+        out += series("llm_gateway_auth_cache_entries", "gauge", "Cached key lookups.",
+                      [({"kind": "positive"}, positive), ({"kind": "negative"}, negative)])
+        out += series("llm_gateway_ratelimit_fallback_total", "counter",
+                      "Admissions answered in-process while Redis was unavailable.",
+                      [({}, getattr(self.limiter, "fallback_count", 0))])
+        return out
+
+
+# --- factories ------------------------------------------------------------------------------------
+def open_keystore(settings: Settings) -> KeyStore:
+    """The store LLM_GATEWAY_STORE selects; no I/O happens until the first call."""
+    if settings.store == "dynamodb":
+        from proxy.auth.store.dynamodb import DynamoKeyStore
+
+        return DynamoKeyStore(settings)
+    from proxy.auth.store.sqlite import SqliteKeyStore
+
+    return SqliteKeyStore(settings.sqlite_path)
+
+
+def open_usage_store(settings: Settings) -> UsageStore:
+    """The configured store (not started). Imports lazily so SQLite users never load boto3."""
+    if settings.store == "dynamodb":
+        from proxy.usage.store.dynamodb import DynamoDBUsageStore
+
+        return DynamoDBUsageStore(settings)
+    from proxy.usage.store.sqlite import SQLiteUsageStore
+
+    return SQLiteUsageStore(settings.sqlite_path, retention_days=settings.usage_retention_days)
+
+
+def redis_client(settings: Settings, *, max_connections: int = 64) -> redis.asyncio.Redis:
+    """A client for the limiter: bounded pool, every wait bounded by the limiter timeout (no I/O here)."""
+    import redis.asyncio as aioredis
+
+    assert settings.redis_url is not None
+    timeout_s = settings.redis_timeout_ms / 1000
+    pool = aioredis.BlockingConnectionPool.from_url(
+        settings.redis_url, max_connections=max_connections, timeout=timeout_s,
+        socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
+    )
+    return aioredis.Redis(connection_pool=pool)
+
+
+def create_limiter(
+    settings: Settings,
+    redis: redis.asyncio.Redis | None,
+    *,
+    budget_seed: BudgetSeed | None = None,
+    clock: Clock | None = None,
+) -> Limiter:
+    """Redis limiter when a client is given or REDIS_URL is set; otherwise the in-process one."""
+    from proxy.limits.local import LocalLimiter
+    from proxy.limits.redis import RedisLimiter
+
+    if redis is None and settings.redis_url is None:
+        return LocalLimiter(budget_seed=budget_seed, clock=clock)
+    owns_client = redis is None
+    client = redis if redis is not None else redis_client(settings)
+    return RedisLimiter(
+        client,
+        timeout_ms=settings.redis_timeout_ms,
+        policy=settings.ratelimit_failure_policy,
+        budget_seed=budget_seed,
+        clock=clock,
+        owns_client=owns_client,
+    )
+
+
+def create_providers(settings: Settings) -> dict[str, Provider]:
+    """One provider per kind the catalog can name (proxy/catalog/catalog.py PROVIDERS)."""
+    from proxy.providers.bedrock.client import BedrockClient
+    from proxy.providers.bedrock.provider import BedrockProvider
+
+    client = BedrockClient(
+        region=settings.aws_region, endpoint=settings.bedrock_endpoint_url,
+        connect_timeout_s=settings.upstream_connect_timeout_s, read_timeout_s=settings.upstream_read_timeout_s,
+        max_connections=settings.upstream_max_connections,
+    )
+    return {"bedrock": BedrockProvider(client)}
 
 
 async def build_services(settings: Settings) -> Services:
     """Create and start everything one process needs; the order is the dependency order."""
-    from proxy import keyops
-    from proxy.alerts import BudgetAlerter, month_to_date_spend
-    from proxy.auth import Authenticator
-    from proxy.bedrock import BedrockClient
-    from proxy.catalog import ModelCatalog
-    from proxy.keystore import open_keystore
-    from proxy.ratelimit import create_limiter, redis_client
-    from proxy.usage import UsageRecorder
-    from proxy.usagestore import open_usage_store
+    from proxy.auth import ops as keyops
+    from proxy.auth.authenticator import Authenticator
+    from proxy.usage.alerts import BudgetAlerter, month_to_date_spend
+    from proxy.usage.recorder import UsageRecorder
 
     catalog = ModelCatalog.load(settings.model_catalog_path, allow_raw_model_ids=settings.allow_raw_model_ids,
                                 region=settings.aws_region)  # prices are billed in the source region
@@ -59,14 +168,15 @@ async def build_services(settings: Settings) -> Services:
             settings.aws_region, len(unverified), ", ".join(unverified), "/".join(catalog.base_price_regions),
             settings.aws_region,
         )
+    hasher = KeyHasher(settings.key_pepper)  # one for the process: the authenticator and key ops share it
     redis = redis_client(settings) if settings.redis_url else None
     keystore = open_keystore(settings)
     if settings.store == "sqlite":  # DynamoDB tables come from Terraform or `llm-gateway tables create`
         await keystore.create_tables()
     if settings.demo_key:
         await keyops.ensure_key(keystore, settings, settings.demo_key, team_id="demo", team_name="Demo team",
-                                name="demo key")
-    auth = Authenticator(keystore, settings, redis)
+                                name="demo key", hasher=hasher)
+    auth = Authenticator(keystore, settings, redis, hasher=hasher)
     await auth.start()
     usage_store = open_usage_store(settings)
     await usage_store.start()
@@ -78,15 +188,17 @@ async def build_services(settings: Settings) -> Services:
         return await month_to_date_spend(usage_store, team_id, period, key_id)
 
     limiter = create_limiter(settings, redis, budget_seed=budget_seed)
-    bedrock = BedrockClient(settings)
-    await bedrock.start()
-    return Services(settings=settings, catalog=catalog, bedrock=bedrock, keystore=keystore, auth=auth,
+    providers = create_providers(settings)
+    for provider in providers.values():
+        await provider.start()
+    return Services(settings=settings, catalog=catalog, providers=providers, keystore=keystore, auth=auth,
                     limiter=limiter, usage=usage, usage_store=usage_store, redis=redis, alerter=alerter)
 
 
 async def close_services(services: Services) -> None:
     """Graceful shutdown (SIGTERM): stop taking work, flush usage, then close connections."""
-    await services.bedrock.close()
+    for provider in services.providers.values():
+        await provider.close()
     await services.usage.close()
     if services.alerter is not None:
         await services.alerter.close()

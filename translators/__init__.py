@@ -1,17 +1,5 @@
-"""OpenAI chat-completions <-> Bedrock Converse translation (pure: no I/O, clock, random, env or logging)."""
+"""Pure translators between client APIs and upstream APIs: one subpackage per pair, named by direction.
 
-from translators.errors import StreamIncomplete, TranslationError
-from translators.request import ConverseRequest, openai_request_to_converse
-from translators.response import clean_usage, converse_response_to_openai, openai_usage
-from translators.stream import ConverseStreamTranslator
-
-__all__ = [
-    "ConverseRequest",
-    "ConverseStreamTranslator",
-    "StreamIncomplete",
-    "TranslationError",
-    "clean_usage",
-    "converse_response_to_openai",
-    "openai_request_to_converse",
-    "openai_usage",
-]
+No I/O, no clock, no random, no env and no logging in here (docs/ARCHITECTURE.md); `usage.py` is the
+provider-neutral token record every translator returns and the gateway's books read.
+"""

@@ -45,7 +45,7 @@ variable "image" {
 }
 
 variable "models" {
-  description = "Bedrock model ids, cross-region inference profile ids (us./eu./apac./global. ...) or inference profile ARNs the gateway may invoke; IAM allows exactly these. Default: the bedrock_ids of proxy/catalog.toml."
+  description = "Bedrock model ids, cross-region inference profile ids (us./eu./apac./global. ...) or inference profile ARNs the gateway may invoke; IAM allows exactly these. Default: the bedrock_ids of proxy/catalog/catalog.toml."
   type        = list(string)
   default = [
     "anthropic.claude-3-haiku-20240307-v1:0",

@@ -60,7 +60,7 @@ def tf() -> TerraformModel:
 
 
 def catalog() -> dict:
-    with (ROOT / "proxy" / "catalog.toml").open("rb") as handle:
+    with (ROOT / "proxy" / "catalog" / "catalog.toml").open("rb") as handle:
         return tomllib.load(handle)["models"]
 
 

@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from proxy import auth_sync, keyops
-from proxy.auth import REDIS_TTL_S, Authenticator
-from proxy.cli_keys import register
+from proxy.auth import invalidation as auth_sync
+from proxy.auth import ops as keyops
+from proxy.auth.authenticator import REDIS_TTL_S, Authenticator
+from proxy.auth.store.sqlite import SqliteKeyStore
+from proxy.cli.keys import register
 from proxy.errors import AuthenticationFailed
-from proxy.keystore_sqlite import SqliteKeyStore
 from proxy.settings import Settings
 
 pytestmark = pytest.mark.integration

@@ -12,8 +12,6 @@ import pytest
 from botocore.config import Config
 
 from bedrock_emulator.process import emulator_process
-from proxy.bedrock import BedrockClient
-from proxy.bedrock_errors import UpstreamStreamError
 from proxy.errors import (
     InternalError,
     InvalidRequest,
@@ -23,7 +21,9 @@ from proxy.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from proxy.eventstream import encode_message
+from proxy.providers.bedrock.client import BedrockClient
+from proxy.providers.bedrock.errors import UpstreamStreamError
+from proxy.providers.bedrock.eventstream import encode_message
 from proxy.settings import Settings
 from tests.conftest import free_port
 
@@ -54,7 +54,9 @@ def emulator_url() -> Iterator[str]:
 
 
 async def make_client(url: str, **overrides) -> BedrockClient:
-    client = BedrockClient(Settings.from_env({"AWS_ENDPOINT_URL_BEDROCK_RUNTIME": url}, **overrides))
+    settings = Settings.from_env({"AWS_ENDPOINT_URL_BEDROCK_RUNTIME": url}, **overrides)
+    client = BedrockClient(region=settings.aws_region, endpoint=settings.bedrock_endpoint_url,
+                           read_timeout_s=settings.upstream_read_timeout_s)
     await client.start()
     return client
 

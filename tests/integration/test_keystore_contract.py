@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from proxy import keyops
+from proxy.auth import ops as keyops
+from proxy.auth.principal import ApiKey, Limits, Team
+from proxy.auth.store.base import KeyStore
+from proxy.auth.store.dynamodb import DynamoKeyStore, create_all_tables, make_client
+from proxy.auth.store.sqlite import SqliteKeyStore
 from proxy.errors import Conflict, NotFound
-from proxy.identity import ApiKey, Limits, Team
-from proxy.keystore import KeyStore
-from proxy.keystore_dynamodb import DynamoKeyStore, create_all_tables, make_client
-from proxy.keystore_sqlite import SqliteKeyStore
 from proxy.settings import Settings
 from proxy.tables import ALL_TABLES
 
@@ -197,7 +197,7 @@ def test_create_all_tables_makes_every_table(dynamodb_server: str) -> None:
 def test_cli_against_dynamodb(dynamodb_server: str, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     import argparse
 
-    from proxy.cli_keys import register
+    from proxy.cli.keys import register
 
     monkeypatch.setenv("LLM_GATEWAY_STORE", "dynamodb")
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_server)

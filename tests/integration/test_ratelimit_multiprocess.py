@@ -18,8 +18,8 @@ import asyncio, json, sys
 from decimal import Decimal
 import redis.asyncio as aioredis
 from proxy.errors import RateLimited
-from proxy.identity import Limits, Principal
-from proxy.ratelimit import RedisLimiter
+from proxy.auth.principal import Limits, Principal
+from proxy.limits.redis import RedisLimiter
 
 async def main(url: str, team_id: str, worker: int, n: int) -> None:
     pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=32, timeout=5)

@@ -15,10 +15,10 @@ from decimal import Decimal
 import pytest
 import redis.asyncio as aioredis
 
+from proxy.auth.principal import Limits, Principal
 from proxy.errors import QuotaExceeded, RateLimited, UpstreamUnavailable
-from proxy.identity import Limits, Principal
-from proxy.ratelimit import RedisLimiter
-from proxy.ratelimit_headers import period_of
+from proxy.limits.plan import period_of
+from proxy.limits.redis import RedisLimiter
 from tests.conftest import free_port, start_redis
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 import redis.asyncio as aioredis
 
-from proxy.ratelimit import RedisLimiter
+from proxy.limits.redis import RedisLimiter
 from tests.integration.test_ratelimit_redis import client, team
 
 pytestmark = pytest.mark.integration

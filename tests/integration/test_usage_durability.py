@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from proxy.keystore_dynamodb import create_all_tables
+from proxy.auth.store.dynamodb import create_all_tables
+from proxy.services import open_usage_store
 from proxy.settings import Settings
-from proxy.usage import UsageRecorder
-from proxy.usagestore import UsageRecord, open_usage_store
+from proxy.usage.recorder import UsageRecorder
+from proxy.usage.store.base import UsageRecord
 from tests.conftest import free_port, wait_for_port
 
 pytestmark = pytest.mark.integration
@@ -155,8 +156,9 @@ WORKER = textwrap.dedent("""
     from datetime import UTC, datetime
     from decimal import Decimal
     from proxy.settings import Settings
-    from proxy.usage import UsageRecorder
-    from proxy.usagestore import StoreUnavailable, UsageRecord, open_usage_store
+    from proxy.usage.recorder import UsageRecorder
+    from proxy.usage.store.base import StoreUnavailable, UsageRecord
+    from proxy.services import open_usage_store
 
     class Down:
         async def start(self): pass

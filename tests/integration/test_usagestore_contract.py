@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from proxy.keystore_dynamodb import create_all_tables
+from proxy.auth.store.dynamodb import create_all_tables
+from proxy.services import open_usage_store
 from proxy.settings import Settings
-from proxy.usagestore import UsageRecord, UsageStore, open_usage_store
+from proxy.usage.store.base import UsageRecord, UsageStore
 
 pytestmark = pytest.mark.integration
 

@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from proxy.bedrock_errors import UpstreamStreamError, map_bedrock_error, normalize_code
 from proxy.errors import RateLimited
+from proxy.providers.bedrock.errors import UpstreamStreamError, map_bedrock_error, normalize_code
 
 TABLE = [
     ("ValidationException", 400, "invalid_request_error", "invalid_request"),

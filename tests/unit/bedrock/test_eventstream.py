@@ -10,7 +10,7 @@ import zlib
 import pytest
 from botocore.eventstream import EventStreamBuffer
 
-from proxy.eventstream import EventStreamDecoder, EventStreamError, Message, encode_message
+from proxy.providers.bedrock.eventstream import EventStreamDecoder, EventStreamError, Message, encode_message
 
 EVENT_HEADERS = {
     ":event-type": "contentBlockDelta", ":content-type": "application/json", ":message-type": "event"

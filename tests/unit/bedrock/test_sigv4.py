@@ -11,10 +11,10 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest, AWSResponse
 from botocore.credentials import ReadOnlyCredentials
 
-from proxy.bedrock import endpoint_url, host_header, model_path
 from proxy.errors import InvalidRequest
+from proxy.providers.bedrock.client import endpoint_url, host_header, model_path
+from proxy.providers.bedrock.sigv4 import SigV4Signer
 from proxy.settings import Settings
-from proxy.sigv4 import SigV4Signer
 
 _EMPTY_REPLY = b'{"output":{"message":{"role":"assistant","content":[]}}}'
 HOST = "bedrock-runtime.us-east-1.amazonaws.com"
@@ -47,10 +47,10 @@ def test_model_path_rejects_dot_segments(bad: str) -> None:
 
 
 def test_endpoint_and_host() -> None:
-    default = endpoint_url(Settings.from_env({}, aws_region="eu-west-1"))
-    assert default == "https://bedrock-runtime.eu-west-1.amazonaws.com"
+    default = Settings.from_env({}, aws_region="eu-west-1")
+    assert endpoint_url(default.bedrock_endpoint_url, default.aws_region) == "https://bedrock-runtime.eu-west-1.amazonaws.com"
     local = Settings.from_env({"AWS_ENDPOINT_URL_BEDROCK_RUNTIME": "http://127.0.0.1:8089/"})
-    assert endpoint_url(local) == "http://127.0.0.1:8089"
+    assert endpoint_url(local.bedrock_endpoint_url, local.aws_region) == "http://127.0.0.1:8089"
     assert host_header("https://Bedrock-Runtime.us-east-1.amazonaws.com:443") == f"{HOST}"
     assert host_header("http://127.0.0.1:8089") == "127.0.0.1:8089"
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from proxy.keystore_sqlite import SqliteKeyStore
+from proxy.auth.store.sqlite import SqliteKeyStore
 from proxy.settings import Settings
 
 from .keys_fakes import CountingStore

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from proxy.keystore_sqlite import SqliteKeyStore
+from proxy.auth.store.sqlite import SqliteKeyStore
 
 
 class CountingStore:
@@ -52,7 +52,7 @@ class FakeClock:
 
 async def make_key(store: Any, settings: Any, team_id: str = "acme", **fields: Any) -> tuple[Any, str]:
     """Create the team if needed, then a key; returns (ApiKey, secret)."""
-    from proxy import keyops
+    from proxy.auth import ops as keyops
 
     if await store.get_team(team_id) is None:
         await keyops.create_team(store, keyops.new_team({"team_id": team_id, "team_name": team_id}, settings))

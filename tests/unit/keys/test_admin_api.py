@@ -15,10 +15,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from proxy import admin
-from proxy.auth import Authenticator
+from proxy.admin import teams_keys as admin
+from proxy.admin.auth import AdminGuard
+from proxy.auth.authenticator import Authenticator
+from proxy.auth.store.sqlite import SqliteKeyStore
 from proxy.errors import GatewayError
-from proxy.keystore_sqlite import SqliteKeyStore
 
 from .conftest import make_settings
 
@@ -35,7 +36,8 @@ def build_app(tmp_path: Path, **overrides: Any) -> Starlette:
     store = SqliteKeyStore(settings.sqlite_path)
     app = Starlette(routes=[*admin.routes, Route("/v1/models", _models)])
     app.state.services = SimpleNamespace(
-        keystore=store, auth=Authenticator(store, settings), settings=settings
+        keystore=store, auth=Authenticator(store, settings), settings=settings,
+        admin_guard=AdminGuard(settings.admin_key),
     )
     app.add_exception_handler(
         GatewayError, lambda req, exc: JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)

@@ -7,11 +7,11 @@ import secrets
 
 import pytest
 
-from proxy import auth as auth_module
-from proxy import keyops
-from proxy.auth import TOUCH_INTERVAL_S, Authenticator
+from proxy.auth import authenticator as auth_module
+from proxy.auth import ops as keyops
+from proxy.auth.authenticator import TOUCH_INTERVAL_S, Authenticator
+from proxy.auth.secrets import KeyHasher
 from proxy.errors import AuthenticationFailed, UpstreamUnavailable
-from proxy.keys import KeyHasher
 from proxy.settings import Settings
 
 from .keys_fakes import FakeClock, make_key

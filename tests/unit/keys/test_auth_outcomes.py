@@ -9,10 +9,10 @@ from decimal import Decimal
 
 import pytest
 
-from proxy import keyops
-from proxy.auth import MISSING_KEY_MESSAGE, Authenticator
+from proxy.auth import ops as keyops
+from proxy.auth.authenticator import MISSING_KEY_MESSAGE, Authenticator
+from proxy.auth.secrets import mask
 from proxy.errors import AuthenticationFailed
-from proxy.keys import mask
 
 from .keys_fakes import make_key
 

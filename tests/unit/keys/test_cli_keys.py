@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from proxy.cli_keys import register
+from proxy.cli.keys import register
 
 
 def cli(*argv: str) -> int:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from proxy import keyops
-from proxy.keystore_sqlite import SqliteKeyStore
+from proxy.auth import ops as keyops
+from proxy.auth.store.sqlite import SqliteKeyStore
 from proxy.settings import Settings
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from proxy.keys import (
+from proxy.auth.secrets import (
     SECRET_LENGTH,
     SECRET_PREFIX,
     KeyHasher,

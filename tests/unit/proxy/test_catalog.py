@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from proxy.catalog import CatalogError, ModelCatalog, Price, base_model_id, billing_region, profile_type
+from proxy.catalog.catalog import CatalogError, ModelCatalog, Price
 from proxy.errors import ModelNotFound
+from proxy.providers.bedrock.model_ids import base_model_id, billing_region, profile_type
 
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
 ARN_EU = "arn:aws:bedrock:eu-central-1:123456789012:application-inference-profile/a1b2c3"

@@ -13,10 +13,11 @@ import pytest
 from starlette.testclient import TestClient
 
 from proxy.app import create_app
-from proxy.catalog import ModelCatalog
-from proxy.identity import Limits, Principal
-from proxy.metrics import Metrics
-from proxy.ratelimit import LocalLimiter
+from proxy.auth.principal import Limits, Principal
+from proxy.catalog.catalog import ModelCatalog
+from proxy.limits.redis import LocalLimiter
+from proxy.observability.metrics import Metrics
+from proxy.providers.bedrock.provider import BedrockProvider
 from proxy.services import Services
 from proxy.settings import Settings
 
@@ -42,7 +43,10 @@ class FakeStream:
         self.events = events
         self.closed = False
 
-    async def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        return self._events()
+
+    async def _events(self) -> AsyncIterator[dict[str, Any]]:
         for event in self.events:
             yield event
 
@@ -66,7 +70,8 @@ class FakeBedrock:
 def client_for(bedrock: FakeBedrock) -> tuple[TestClient, FakeRecorder]:
     recorder = FakeRecorder()
     services = Services(
-        settings=Settings.from_env({}), catalog=ModelCatalog.load(), bedrock=bedrock,  # type: ignore[arg-type]
+        settings=Settings.from_env({}), catalog=ModelCatalog.load(),
+        providers={"bedrock": BedrockProvider(bedrock)},  # type: ignore[arg-type]
         keystore=None, auth=FakeAuth(), limiter=LocalLimiter(), usage=recorder,  # type: ignore[arg-type]
         usage_store=None, metrics=Metrics(),  # type: ignore[arg-type]
     )
@@ -105,7 +110,7 @@ def test_a_relay_bug_ends_with_an_error_event(monkeypatch: pytest.MonkeyPatch) -
             raise RuntimeError("translator bug")
         return []
 
-    monkeypatch.setattr("proxy.chat_stream.ConverseStreamTranslator.feed", broken_feed)
+    monkeypatch.setattr("proxy.providers.bedrock.provider.ConverseStreamTranslator.feed", broken_feed)
     events = [{"messageStart": {"role": "assistant"}}, {"contentBlockDelta": {"delta": {"text": "x"}}}]
     bedrock = FakeBedrock({}, events)
     client, recorder = client_for(bedrock)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from proxy.metrics import Histogram, Metrics
+from proxy.observability.metrics import Histogram, Metrics
 
 
 def test_histogram_renders_cumulative_buckets() -> None:
@@ -33,7 +33,7 @@ def test_observe_timing_feeds_three_histograms() -> None:
 def test_model_labels_are_bounded() -> None:
     from decimal import Decimal
 
-    from proxy.metrics import MAX_MODEL_LABELS
+    from proxy.observability.metrics import MAX_MODEL_LABELS
 
     metrics = Metrics()
     for i in range(MAX_MODEL_LABELS + 50):

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-from proxy.sse import SSEResponse
+from proxy.api.sse import SSEResponse
 
 
 async def test_disconnect_before_the_first_frame_runs_on_abandon() -> None:

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from proxy.ratelimit import Limiter, LocalLimiter, RedisLimiter
+from proxy.limits.redis import Limiter, LocalLimiter, RedisLimiter
 from tests.unit.ratelimit.support import Factory, FakeClock, Seed, fake_redis
 
 

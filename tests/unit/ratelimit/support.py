@@ -8,7 +8,7 @@ from decimal import Decimal
 import fakeredis
 import redis.asyncio
 
-from proxy.ratelimit import Limiter
+from proxy.limits.redis import Limiter
 
 T0 = 1_700_000_040.0  # a window boundary: a multiple of 60 s
 

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
+from proxy.auth.principal import Limits, Principal
 from proxy.errors import QuotaExceeded, RateLimited, UpstreamUnavailable
-from proxy.identity import Limits, Principal
 from tests.unit.ratelimit.support import Factory, FakeClock
 
 ZERO = Decimal(0)

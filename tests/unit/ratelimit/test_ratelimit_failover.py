@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from proxy.auth.principal import Limits, Principal
 from proxy.errors import RateLimited, UpstreamUnavailable
-from proxy.identity import Limits, Principal
-from proxy.ratelimit import LocalLimiter, RedisLimiter, create_limiter
+from proxy.limits.redis import LocalLimiter, RedisLimiter
+from proxy.services import create_limiter
 from proxy.settings import Settings
 from tests.unit.ratelimit.support import FakeClock, fake_redis
 
@@ -51,7 +52,7 @@ async def test_fail_open_falls_back_then_recovers(clock: FakeClock, caplog: pyte
     limiter, script = flaky_limiter("open", clock)
     await limiter.admit(WHO, tokens=1, cost_usd=ZERO)
     script.mode = "down"
-    with caplog.at_level(logging.WARNING, logger="proxy.ratelimit"):
+    with caplog.at_level(logging.WARNING, logger="proxy.limits.redis"):
         admissions = [await limiter.admit(WHO, tokens=1, cost_usd=ZERO) for _ in range(5)]
     assert all(a.fallback for a in admissions) and limiter.fallback_count == 5
     assert script.calls == 2  # one failure, then back-off: no Redis attempt per request

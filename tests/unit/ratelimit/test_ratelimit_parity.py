@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 from decimal import Decimal
 
-from proxy.identity import Limits, Principal
-from proxy.ratelimit import LocalLimiter, RedisLimiter
-from proxy.ratelimit_headers import build_plan, keys_for, usd_to_nano
+from proxy.auth.principal import Limits, Principal
+from proxy.limits.plan import build_plan, keys_for, usd_to_nano
+from proxy.limits.redis import LocalLimiter, RedisLimiter
 from tests.unit.ratelimit.support import T0, FakeClock, fake_redis
 
 

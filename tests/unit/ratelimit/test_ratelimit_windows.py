@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
+from proxy.auth.principal import Limits, Principal
 from proxy.errors import RateLimited
-from proxy.identity import Limits, Principal
-from proxy.ratelimit_headers import format_duration
+from proxy.limits.plan import format_duration
 from tests.unit.ratelimit.support import Factory, FakeClock
 
 ZERO = Decimal(0)

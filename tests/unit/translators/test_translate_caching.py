@@ -9,10 +9,10 @@ from typing import Any
 import orjson
 import pytest
 
-from translators import TranslationError, openai_request_to_converse
-from translators.caching import MAX_CACHE_POINTS
-from translators.capabilities import ModelCapabilities
-from translators.documents import MAX_DOCUMENT_BYTES, document_name
+from translators.openai_bedrock import TranslationError, openai_request_to_converse
+from translators.openai_bedrock.caching import MAX_CACHE_POINTS
+from translators.openai_bedrock.capabilities import ModelCapabilities
+from translators.openai_bedrock.documents import MAX_DOCUMENT_BYTES, document_name
 
 CACHING = ModelCapabilities(prompt_caching=True, documents=True)
 EPH = {"type": "ephemeral"}

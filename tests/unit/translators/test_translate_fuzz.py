@@ -10,10 +10,10 @@ import json
 import random
 from pathlib import Path
 
-from proxy.catalog import ModelCatalog
+from proxy.catalog.catalog import ModelCatalog
 from tests.fuzzing import mutate
-from translators import TranslationError, openai_request_to_converse
-from translators.capabilities import ModelCapabilities
+from translators.openai_bedrock import TranslationError, openai_request_to_converse
+from translators.openai_bedrock.capabilities import ModelCapabilities
 
 GOLDEN = Path(__file__).resolve().parents[2] / "golden"
 

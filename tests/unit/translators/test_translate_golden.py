@@ -22,7 +22,7 @@ from tests.unit.translators.translator_golden import (
     translate,
     write,
 )
-from translators import (
+from translators.openai_bedrock import (
     ConverseStreamTranslator,
     StreamIncomplete,
     TranslationError,

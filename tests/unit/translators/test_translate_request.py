@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from translators import TranslationError, openai_request_to_converse, openai_usage
-from translators.capabilities import ModelCapabilities
-from translators.mappings import MAX_IMAGE_BYTES, safe_tool_name
+from translators.openai_bedrock import TranslationError, openai_request_to_converse, openai_usage
+from translators.openai_bedrock.capabilities import ModelCapabilities
+from translators.openai_bedrock.mappings import MAX_IMAGE_BYTES, safe_tool_name
 
 CAPS = ModelCapabilities()
 HI = [{"role": "user", "content": "Hi"}]

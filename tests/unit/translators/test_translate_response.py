@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from translators import clean_usage
+from translators.openai_bedrock import clean_usage
 
 
 def test_clean_usage_keeps_counts_and_zeroes_what_is_not_one() -> None:

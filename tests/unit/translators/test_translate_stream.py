@@ -10,13 +10,13 @@ import pytest
 from langchain_core.messages import AIMessageChunk
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-from translators import (
+from translators.openai_bedrock import (
     ConverseRequest,
     ConverseStreamTranslator,
     StreamIncomplete,
     converse_response_to_openai,
 )
-from translators.mappings import FINISH_REASONS
+from translators.openai_bedrock.mappings import FINISH_REASONS
 
 USAGE = {"inputTokens": 3, "outputTokens": 2, "totalTokens": 5}
 

@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from translators import ConverseRequest, TranslationError, openai_request_to_converse
-from translators.capabilities import ModelCapabilities
+from translators.openai_bedrock import ConverseRequest, TranslationError, openai_request_to_converse
+from translators.openai_bedrock.capabilities import ModelCapabilities
 
 GOLDEN = Path(__file__).resolve().parents[2] / "golden"
 MODEL = "claude-test"

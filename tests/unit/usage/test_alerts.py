@@ -13,9 +13,9 @@ import orjson
 import pytest
 from aiohttp import web
 
-from proxy import alerts
-from proxy.alerts import BudgetAlerter, month_to_date_spend
 from proxy.settings import Settings
+from proxy.usage import alerts
+from proxy.usage.alerts import BudgetAlerter, month_to_date_spend
 
 from .usage_fakes import FakeStore, make_record
 

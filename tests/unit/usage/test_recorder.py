@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from proxy.settings import Settings
-from proxy.usage import UsageRecorder
-from proxy.usage_spool import Spool
-from proxy.usagestore import UsageRecord
+from proxy.usage.recorder import UsageRecorder
+from proxy.usage.spool import Spool
+from proxy.usage.store.base import UsageRecord
 
 from .usage_fakes import FakeStore, make_record
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import types
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -16,24 +14,19 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from proxy.errors import AuthenticationFailed, GatewayError, PermissionDenied
-from proxy.identity import Principal
+from proxy.admin import usage as admin_usage
+from proxy.admin.auth import AdminGuard
+from proxy.api import usage as usage_api
+from proxy.auth.principal import Principal
+from proxy.cli import usage as cli_usage
+from proxy.errors import AuthenticationFailed, GatewayError
 from proxy.settings import Settings
-
-if importlib.util.find_spec("proxy.admin_auth") is None:  # until the admin helper lands its module
-    sys.modules["proxy.admin_auth"] = types.SimpleNamespace(require_admin=lambda request: None)  # type: ignore
-
-from proxy import cli_usage, usage_api
-from proxy.usagestore_sqlite import SQLiteUsageStore
+from proxy.usage import reports
+from proxy.usage.store.sqlite import SQLiteUsageStore
 
 from .usage_fakes import FakeStore, make_record
 
 ADMIN = "admin-secret"
-
-
-def fake_require_admin(request: Request) -> None:
-    if request.headers.get("authorization") != f"Bearer {ADMIN}":
-        raise PermissionDenied("admin only", code="admin_required")
 
 
 class FakeAuth:
@@ -66,12 +59,12 @@ def store() -> FakeStore:
 
 
 @pytest.fixture
-def client(store: FakeStore, monkeypatch: pytest.MonkeyPatch) -> TestClient:
-    monkeypatch.setattr(usage_api, "require_admin", fake_require_admin)
-    app = Starlette(routes=[Route("/v1/usage", usage_api.usage_endpoint), *usage_api.routes],
+def client(store: FakeStore) -> TestClient:
+    app = Starlette(routes=[Route("/v1/usage", usage_api.usage_endpoint), *admin_usage.routes],
                     exception_handlers={GatewayError: on_error})
     app.state.services = types.SimpleNamespace(auth=FakeAuth(), usage_store=store, usage=None, limiter=None,
-                                               settings=Settings.from_env({}), catalog=None)
+                                               settings=Settings.from_env({}), catalog=None,
+                                               admin_guard=AdminGuard(ADMIN))
     return TestClient(app)
 
 
@@ -127,7 +120,7 @@ def test_admin_report_groups_and_csv(client: TestClient) -> None:
     csv = client.get(f"/admin/usage?from={start}&to={today}&group_by=team&format=csv", headers=auth)
     assert csv.headers["content-type"].startswith("text/csv")
     lines = csv.text.splitlines()
-    assert lines[0] == ",".join(usage_api.CSV_COLUMNS)
+    assert lines[0] == ",".join(reports.CSV_COLUMNS)
     assert lines[2].startswith(f"{start},{today},team-b,1,")
 
 

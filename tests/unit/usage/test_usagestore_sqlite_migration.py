@@ -6,8 +6,8 @@ import sqlite3
 from decimal import Decimal
 from pathlib import Path
 
-from proxy.usagestore import UsageRecord
-from proxy.usagestore_sqlite import SQLiteUsageStore
+from proxy.usage.store.base import UsageRecord
+from proxy.usage.store.sqlite import SQLiteUsageStore
 
 
 def rec(i: int, key: str, ts: str) -> UsageRecord:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from proxy.usagestore import DailyAggregate, StoreUnavailable, UsageRecord, counters
+from proxy.usage.store.base import DailyAggregate, StoreUnavailable, UsageRecord, counters
 
 
 class FakeStore:

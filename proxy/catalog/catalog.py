@@ -1,0 +1,229 @@
+"""Model catalog: client-facing aliases -> Bedrock ids, prices and capabilities (loaded from TOML)."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from decimal import Decimal, InvalidOperation
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from proxy.errors import ModelNotFound
+from proxy.providers.bedrock.model_ids import (
+    base_model_id,
+    billing_region,
+    guess_capabilities,
+    looks_like_bedrock_id,
+    profile_type,
+)
+from translators.openai_bedrock.capabilities import ModelCapabilities
+
+PROVIDERS = ("bedrock",)  # the provider kinds this version can build (proxy/services.py)
+REGION_NAME = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}")  # eu-central-1, us-gov-west-1
+
+
+class CatalogError(ValueError):
+    """The catalog file is malformed; raised at startup, never per request."""
+
+
+@dataclass(frozen=True)
+class Price:
+    """USD per 1,000 tokens for each billed bucket (in-region on-demand) and profile multipliers.
+
+    ``regions`` holds the complete price in regions whose list price differs from the base one
+    (each already merged with the base); ``for_region`` picks the one a call is billed at.
+    """
+
+    input: Decimal
+    output: Decimal
+    cache_read: Decimal | None = None
+    cache_write: Decimal | None = None
+    geo_multiplier: Decimal = Decimal(1)
+    global_multiplier: Decimal = Decimal(1)
+    regions: Mapping[str, Price] = field(default_factory=dict, hash=False, repr=False)
+
+    def for_region(self, region: str | None) -> Price:
+        """The flat price billed in ``region`` (the base price where there is no override)."""
+        regional = self.regions.get(region, self) if region else self
+        return replace(regional, regions={}) if regional.regions else regional
+
+
+# Regions whose list price is the catalog's base price (us-east-1 and us-west-2 bill the same);
+# catalog.toml [settings] base_price_regions overrides it.
+BASE_PRICE_REGIONS = ("us-east-1", "us-west-2")
+PRICE_KEYS = tuple(f.name for f in fields(Price) if f.name != "regions")
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    alias: str  # the name clients send and get echoed back
+    bedrock_id: str  # model id, inference profile id or ARN
+    description: str
+    capabilities: ModelCapabilities
+    price: Price | None
+    listed: bool = True  # False for raw Bedrock ids accepted outside the catalog
+    provider: str = "bedrock"  # the key of the provider that serves it (proxy/services.py builds them)
+
+    @property
+    def profile_type(self) -> str:
+        """in-region, geo or global: AWS prices cross-region inference profiles differently."""
+        return profile_type(self.bedrock_id)
+
+    @property
+    def base_model_id(self) -> str:
+        return base_model_id(self.bedrock_id)
+
+
+def _decimal(value: Any, where: str) -> Decimal:
+    try:
+        result = Decimal(str(value))
+    except InvalidOperation:
+        raise CatalogError(f"{where}: {value!r} is not a number") from None
+    if not result.is_finite():
+        raise CatalogError(f"{where}: {value!r} is not a number")
+    if result < 0:
+        raise CatalogError(f"{where}: prices cannot be negative")
+    return result
+
+
+def _buckets(raw: Any, allowed: tuple[str, ...], where: str) -> dict[str, Any]:  # name -> Decimal
+    if not isinstance(raw, dict):
+        raise CatalogError(f"{where}: must be a table of prices")
+    unknown = set(raw) - set(allowed)
+    if unknown:
+        raise CatalogError(f"{where}: unknown pricing keys {sorted(unknown)}")
+    return {k: _decimal(v, f"{where}.{k}") for k, v in raw.items() if k != "regions"}
+
+
+def _price(raw: dict[str, Any] | None, where: str) -> Price | None:
+    if raw is None:
+        return None
+    values = _buckets(raw, (*PRICE_KEYS, "regions"), where)
+    if "input" not in values or "output" not in values:
+        raise CatalogError(f"{where}: pricing needs input and output")
+    base = Price(**values)
+    regions = raw.get("regions", {})
+    if not isinstance(regions, dict):
+        raise CatalogError(f"{where}.regions: must be a table of regions")
+    overrides = {}
+    for region, override in regions.items():
+        if not REGION_NAME.fullmatch(region):
+            raise CatalogError(f"{where}.regions.{region}: not an AWS region name (like eu-central-1)")
+        overrides[region] = replace(base, **_buckets(override, PRICE_KEYS, f"{where}.regions.{region}"))
+    return replace(base, regions=overrides) if overrides else base
+
+
+def _provider(raw: Any, where: str) -> str:
+    if raw not in PROVIDERS:
+        raise CatalogError(f"{where}: provider must be one of {', '.join(PROVIDERS)}, got {raw!r}")
+    return str(raw)
+
+
+def _capabilities(raw: dict[str, Any] | None, bedrock_id: str, where: str) -> ModelCapabilities:
+    base = guess_capabilities(bedrock_id)
+    if not raw:
+        return base
+    known = {f.name for f in fields(ModelCapabilities)}
+    unknown = set(raw) - known
+    if unknown:
+        raise CatalogError(f"{where}: unknown capabilities {sorted(unknown)}")
+    return ModelCapabilities(**{**{f: getattr(base, f) for f in known}, **{k: bool(v) for k, v in raw.items()}})
+
+
+class ModelCatalog:
+    """Resolves a client's ``model`` string to a ModelEntry (aliases first, then raw Bedrock ids).
+
+    Built for one ``region`` (where requests are sent, ``AWS_REGION``): every entry it returns
+    carries the flat price billed there (``Price.for_region``), so pricing needs no region.
+    """
+
+    def __init__(self, entries: list[ModelEntry], *, allow_raw_model_ids: bool = True,
+                 region: str | None = None, base_price_regions: tuple[str, ...] = BASE_PRICE_REGIONS) -> None:
+        self.region = region
+        self.base_price_regions = base_price_regions
+        self._tables = {entry.alias: entry.price for entry in entries}  # with their regional overrides
+        entries = [replace(entry, price=self._price_for(entry.alias, entry.bedrock_id)) for entry in entries]
+        self.entries = {entry.alias: entry for entry in entries}
+        self.allow_raw_model_ids = allow_raw_model_ids
+        self._by_bedrock_id = {entry.bedrock_id: entry for entry in entries}
+        self._by_base_model = {entry.base_model_id: entry for entry in entries}
+
+    @classmethod
+    def load(cls, path: str | None = None, *, allow_raw_model_ids: bool | None = None,
+             region: str | None = None) -> ModelCatalog:
+        if path is None:
+            text = resources.files("proxy.catalog").joinpath("catalog.toml").read_text(encoding="utf-8")
+            where = "packaged catalog.toml"
+        else:
+            text = Path(path).read_text(encoding="utf-8")
+            where = path
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise CatalogError(f"{where}: {exc}") from None
+        entries = []
+        for alias, raw in data.get("models", {}).items():
+            at = f"{where}: models.{alias}"
+            if "bedrock_id" not in raw:
+                raise CatalogError(f"{at}: bedrock_id is required")
+            entries.append(ModelEntry(
+                alias=alias,
+                bedrock_id=raw["bedrock_id"],
+                description=raw.get("description", ""),
+                capabilities=_capabilities(raw.get("capabilities"), raw["bedrock_id"], at),
+                price=_price(raw.get("pricing"), f"{at}.pricing"),
+                provider=_provider(raw.get("provider", "bedrock"), at),
+            ))
+        allow = data.get("settings", {}).get("allow_raw_model_ids", True)
+        if allow_raw_model_ids is not None:
+            allow = allow and allow_raw_model_ids
+        base_regions = data.get("settings", {}).get("base_price_regions", list(BASE_PRICE_REGIONS))
+        if not isinstance(base_regions, list) or not all(
+                isinstance(r, str) and REGION_NAME.fullmatch(r) for r in base_regions):
+            raise CatalogError(f"{where}: settings.base_price_regions must be a list of AWS region names")
+        return cls(entries, allow_raw_model_ids=bool(allow), region=region,
+                   base_price_regions=tuple(base_regions))
+
+    def unverified_prices(self) -> list[str]:
+        """Priced models billed in a region that neither the base prices nor an override vouch for.
+
+        They are charged the base list price, which AWS may not ask there: the gateway says so at
+        startup rather than price them silently.
+        """
+        unverified = []
+        for alias, entry in self.entries.items():
+            table, region = self._tables.get(alias), billing_region(entry.bedrock_id, self.region)
+            if table is None or region is None or region in self.base_price_regions:
+                continue
+            if region not in table.regions:
+                unverified.append(alias)
+        return unverified
+
+    def resolve(self, name: str) -> ModelEntry:
+        entry = self.entries.get(name) or self._by_bedrock_id.get(name)
+        if entry is not None:
+            return entry if entry.alias == name else self._raw(name, entry)
+        if self.allow_raw_model_ids and looks_like_bedrock_id(name):
+            return self._raw(name, self._by_base_model.get(base_model_id(name)))
+        raise ModelNotFound(
+            f"The model `{name}` does not exist or you do not have access to it.", param="model"
+        )
+
+    def _price_for(self, alias: str, bedrock_id: str) -> Price | None:
+        table = self._tables.get(alias)
+        return None if table is None else table.for_region(billing_region(bedrock_id, self.region))
+
+    def _raw(self, name: str, listed: ModelEntry | None) -> ModelEntry:
+        # A raw id inherits price and capabilities from the listed entry of the same foundation model,
+        # but its own profile type decides the multiplier (and an ARN's own region the regional price).
+        return ModelEntry(
+            alias=name,
+            bedrock_id=name,
+            description=listed.description if listed else "Bedrock model (not in the catalog)",
+            capabilities=listed.capabilities if listed else guess_capabilities(name),
+            price=self._price_for(listed.alias, name) if listed else None,
+            listed=False,
+        )

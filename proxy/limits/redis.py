@@ -1,0 +1,223 @@
+"""Admission control before Bedrock: RPM, TPM, concurrency and budget, per team and per key.
+
+One Redis Lua script (ratelimit.lua) checks and updates everything for a request in one round trip;
+without REDIS_URL the same algorithm runs in process (ratelimit_local). Redis failures follow
+LLM_GATEWAY_RATELIMIT_FAILURE_POLICY: "open" falls back to the in-process limiter, "closed" answers 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import importlib.resources
+import logging
+import time
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Protocol
+
+from redis.exceptions import RedisError
+
+from proxy.auth.principal import Principal
+from proxy.errors import UpstreamUnavailable
+from proxy.limits.local import DEFAULT_INFLIGHT_TTL_S, BudgetSeed, Clock, LocalLimiter, SeedCache
+from proxy.limits.plan import (
+    ADMITTED,
+    BUCKET_MS,
+    NOW,
+    SEED_NEEDED,
+    STATUS,
+    WINDOW_MS,
+    Admission,
+    Plan,
+    build_plan,
+    headers_for,
+    keys_for,
+    nano_to_usd,
+    rejection,
+    usd_to_nano,
+)
+from proxy.limits.settle import SettleBatcher
+
+if TYPE_CHECKING:
+    import redis.asyncio
+
+logger = logging.getLogger(__name__)
+
+BUDGET_TTL_MS = 62 * 24 * 3600 * 1000  # a period's budget keys outlive the month, for spent() reads
+REDIS_FAILURES = (RedisError, OSError, TimeoutError)
+
+__all__ = ["Admission", "Limiter", "LocalLimiter", "RedisLimiter"]
+
+
+class Limiter(Protocol):
+    async def admit(self, principal: Principal, *, tokens: int, cost_usd: Decimal) -> Admission: ...
+    async def spent(self, team_id: str, period: str) -> Decimal: ...
+    async def close(self) -> None: ...
+
+
+@functools.cache
+def _lua_source() -> str:
+    return importlib.resources.files("proxy.limits").joinpath("ratelimit.lua").read_text(encoding="utf-8")
+
+
+def _limit(value: int | None) -> int:
+    return -1 if value is None else value
+
+
+class RedisLimiter:
+    """Limits shared by every replica through one Redis; fails open or closed per policy."""
+
+    def __init__(
+        self,
+        client: redis.asyncio.Redis,
+        *,
+        timeout_ms: int = 1000,
+        policy: str = "open",
+        budget_seed: BudgetSeed | None = None,
+        clock: Clock | None = None,
+        inflight_ttl_s: float = DEFAULT_INFLIGHT_TTL_S,
+        backoff_s: float = 1.0,
+        owns_client: bool = False,
+    ) -> None:
+        self._redis = client
+        self._script = client.register_script(_lua_source())  # EVALSHA, EVAL again on NOSCRIPT
+        self._settles = SettleBatcher(client, self._script, timeout_s=timeout_ms / 1000,
+                                      failures=REDIS_FAILURES, on_failure=self._mark_down)
+        self._timeout_s = timeout_ms / 1000
+        self._policy = policy
+        self._clock = clock
+        self._ttl_ms = int(inflight_ttl_s * 1000)
+        self._seeded_by_callback = budget_seed is not None
+        self._seeds = SeedCache(budget_seed)
+        self._local = LocalLimiter(budget_seed=budget_seed, clock=clock, inflight_ttl_s=inflight_ttl_s)
+        self._backoff_s = backoff_s
+        self._owns_client = owns_client
+        self._down = False
+        self._retry_at = 0.0  # time.monotonic() of the next Redis attempt during an outage
+        self.fallback_count = 0  # admissions answered by the in-process limiter (metric)
+        self._background: set[asyncio.Task[None]] = set()
+
+    def _now_ms(self) -> int:
+        return int((self._clock or time.time)() * 1000)
+
+    async def admit(self, principal: Principal, *, tokens: int, cost_usd: Decimal) -> Admission:
+        plan = build_plan(principal, tokens=tokens, cost_usd=cost_usd, now_ms=self._now_ms())
+        if self._down:
+            if time.monotonic() < self._retry_at:
+                return await self._unavailable(plan)
+            self._retry_at = time.monotonic() + self._backoff_s  # one probe per back-off, not a stampede
+        try:
+            state = await self._admit_in_redis(plan)
+        except REDIS_FAILURES as exc:
+            self._mark_down(exc)
+            self._cancel_in_background(plan)
+            return await self._unavailable(plan)
+        self._mark_up()
+        if state[STATUS] != ADMITTED:
+            raise rejection(plan, state)
+        return Admission(plan, headers_for(plan, state), functools.partial(self._settle, plan, state[NOW]))
+
+    async def _admit_in_redis(self, plan: Plan) -> list[int]:
+        keys = keys_for(plan)
+        unknown = "" if self._seeded_by_callback else "0"
+        state = await self._call(keys, self._args(plan, "admit", seeds=(unknown, unknown)))
+        if state[STATUS] == SEED_NEEDED:
+            # A budget hash is missing (new period, or Redis lost its data): initialise the team's and the
+            # key's from the usage store, both at once (the script asks for the first one missing).
+            team_seed, key_seed = await asyncio.gather(
+                self._seed_arg(plan, None, 0), self._seed_arg(plan, plan.key_id, 1))
+            state = await self._call(keys, self._args(plan, "admit", seeds=(team_seed, key_seed)))
+        return state
+
+    async def _seed_arg(self, plan: Plan, key_id: str | None, level: int) -> str:
+        if plan.budgets_nano[level] is None:
+            return "0"  # that level has no budget: the script does not read its seed
+        return str(await self._seeds.nano(plan.team_id, plan.period, key_id))
+
+    async def _settle(self, plan: Plan, admitted_ms: int, tokens: int, cost_usd: Decimal) -> None:
+        if self._down and time.monotonic() < self._retry_at:
+            return  # no connect timeout per settle during an outage: the in-flight TTL frees the slot
+        args = self._args(plan, "settle", diff=tokens - plan.tokens, real_nano=usd_to_nano(cost_usd),
+                          admitted_ms=admitted_ms)
+        await self._settles.settle(keys_for(plan), args)
+
+    def _cancel_in_background(self, plan: Plan) -> None:
+        """Undo an admission whose answer was lost: a timed-out script may still have run in Redis.
+
+        Its concurrency slot and budget reservation would otherwise be held for the in-flight TTL
+        (15 min), on top of the fallback's own admission. Removing them is exact and safe when the
+        script never ran (ZREM of an absent member changes nothing): a settle with no token difference,
+        no cost, and an admission time outside every window (so no TPM refund). The phantom RPM/TPM
+        charge, if any, stays and slides out within 61 s.
+        """
+        if not any(v is not None for v in (*plan.concurrency, *plan.budgets_nano)):
+            return
+        args = self._args(plan, "settle", diff=0, real_nano=0, admitted_ms=0)
+        task = asyncio.create_task(self._settles.settle(keys_for(plan), args))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _call(self, keys: list[str], args: list[Any]) -> list[int]:
+        async with asyncio.timeout(self._timeout_s):
+            return [int(v) for v in await self._script(keys=keys, args=args)]
+
+    def _args(
+        self, plan: Plan, mode: str, *, seeds: tuple[str, str] = ("0", "0"), diff: int = 0, real_nano: int = 0,
+        admitted_ms: int = 0,
+    ) -> list[Any]:
+        now = "" if self._clock is None else self._now_ms()  # "" = Redis TIME, one clock for all replicas
+        return [
+            mode, now, WINDOW_MS,
+            *map(_limit, plan.rate_limits), *map(_limit, plan.concurrency), *map(_limit, plan.budgets_nano),
+            plan.tokens, plan.reservation_nano, plan.token, self._ttl_ms,
+            *seeds, BUDGET_TTL_MS, diff, real_nano, admitted_ms, BUCKET_MS,
+        ]  # fmt: skip
+
+    async def _unavailable(self, plan: Plan) -> Admission:
+        if self._policy == "closed":
+            raise UpstreamUnavailable("rate limiter unavailable")
+        self.fallback_count += 1
+        return await self._local.admit_plan(plan, fallback=True)
+
+    def _mark_down(self, exc: BaseException) -> None:
+        if not self._down:
+            logger.warning(
+                "Redis rate limiter unavailable (%s: %s); policy=%s until it answers again",
+                type(exc).__name__, exc, self._policy,
+            )
+            # Idle pooled connections are dead too if Redis went away: without this, each one fails
+            # once after Redis is back, and every failure means another second of per-process limits.
+            task = asyncio.ensure_future(self._drop_idle_connections())
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        self._down = True
+        self._retry_at = time.monotonic() + self._backoff_s
+
+    async def _drop_idle_connections(self) -> None:
+        pool = getattr(self._redis, "connection_pool", None)
+        if pool is not None:
+            with contextlib.suppress(Exception):
+                await pool.disconnect(inuse_connections=False)
+
+    def _mark_up(self) -> None:
+        if self._down:
+            logger.warning("Redis rate limiter available again (fallback admissions so far: %d)",
+                           self.fallback_count)
+        self._down = False
+
+    async def spent(self, team_id: str, period: str) -> Decimal:
+        """Spend recorded this period (settled requests), for the usage and alert code."""
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                value = await self._redis.hget(f"bud:{{team:{team_id}}}:{period}", "spent")
+        except REDIS_FAILURES as exc:
+            raise UpstreamUnavailable("rate limiter unavailable") from exc
+        return nano_to_usd(int(value or 0))
+
+    async def close(self) -> None:
+        if self._background:
+            await asyncio.wait(self._background, timeout=self._timeout_s * 2)
+        await self._settles.close()
+        if self._owns_client:
+            await self._redis.aclose()

@@ -1,0 +1,105 @@
+"""The one owner of a chat call's life: prepare -> admit -> provider -> price once -> books once.
+
+Handlers (proxy/api/chat.py) do HTTP only: they authenticate, read the body, resolve the model and
+hand the rest here. Every exit after admission (a reply, an upstream error, our own bug, a client
+that goes away, a cancellation) reaches ``Books.close`` exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from proxy.auth.principal import Principal
+from proxy.catalog.catalog import ModelEntry
+from proxy.errors import GatewayError
+from proxy.ids import random_hex
+from proxy.limits.redis import Limiter
+from proxy.pipeline.books import Books
+from proxy.pipeline.call import ChatCall
+from proxy.pipeline.estimates import COMPLETION_ALLOWANCE, WORST_CASE_COMPLETION
+from proxy.pipeline.relay import abandon, relay
+from proxy.providers.base import CallInfo, Provider, UnreadableResponse
+from proxy.usage import pricing
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A whole chat.completion; ``after`` closes the books once the body is sent (off the hot path)."""
+
+    body: bytes
+    headers: dict[str, str]
+    after: Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamReply:
+    frames: AsyncIterator[bytes]
+    headers: dict[str, str]
+    on_abandon: Callable[[], Awaitable[None]]  # the client left before the first frame was asked for
+
+
+class ChatPipeline:
+    def __init__(self, *, providers: Mapping[str, Provider], limiter: Limiter, books: Books,
+                 drop_unsupported: bool = False, keepalive_s: float = 0.0) -> None:
+        self.providers = providers
+        self.limiter = limiter
+        self.books = books
+        self.drop_unsupported = drop_unsupported
+        self.keepalive_s = keepalive_s
+
+    async def run(self, *, request_id: str, principal: Principal, entry: ModelEntry, body: dict[str, Any],
+                  started: float) -> Reply | StreamReply:
+        provider = self.providers[entry.provider]
+        prepared = provider.prepare(body, entry, drop_unsupported=self.drop_unsupported)
+        estimate = prepared.prompt_estimate
+        admission = await self.limiter.admit(
+            principal,
+            tokens=estimate + (prepared.max_tokens or COMPLETION_ALLOWANCE),
+            cost_usd=pricing.worst_case_cost(entry, estimate, prepared.max_tokens or WORST_CASE_COMPLETION),
+        )
+        call = ChatCall(
+            info=CallInfo(request_id=request_id, model=body["model"], completion_id="chatcmpl-" + random_hex(),
+                          created=int(time.time())),
+            principal=principal, entry=entry, provider=provider, prepared=prepared, admission=admission,
+            started=started,
+        )
+        try:
+            if prepared.stream:
+                return await self._stream(call)
+            return await self._complete(call)
+        except GatewayError:
+            await self.books.close(call, status="upstream_error", streaming=prepared.stream)
+            raise
+        except UnreadableResponse as exc:  # the upstream billed this call: book it though we cannot answer
+            call.usage = exc.usage
+            await self.books.close(call, status="error", streaming=prepared.stream)
+            raise exc.__cause__ or exc from None
+        except asyncio.CancelledError:
+            await asyncio.shield(self.books.close(call, status="client_disconnected", streaming=prepared.stream))
+            raise
+        except BaseException:
+            await self.books.close(call, status="error", streaming=prepared.stream)
+            raise
+
+    async def _complete(self, call: ChatCall) -> Reply:
+        completion = await call.provider.chat(call.entry, call.prepared, call.info)
+        call.upstream_done = time.perf_counter()
+        call.usage = completion.usage
+        body = completion.body
+        body["gateway_metadata"] = call.metadata()
+        # A partial of the coroutine function, not a lambda: Starlette's BackgroundTask awaits only
+        # what it recognises as async, and runs anything else in a thread.
+        return Reply(orjson.dumps(body), call.headers(),
+                     functools.partial(self.books.close, call, status="ok", streaming=False))
+
+    async def _stream(self, call: ChatCall) -> StreamReply:
+        stream = await call.provider.chat_stream(call.entry, call.prepared, call.info)
+        return StreamReply(relay(self.books, call, stream, self.keepalive_s), call.headers(),
+                           functools.partial(abandon, self.books, call, stream))

@@ -1,0 +1,121 @@
+"""Streaming a call: a provider's chunks -> OpenAI SSE frames, with the books closed on every exit.
+
+The HTTP status is held until the upstream's first event (``Provider.chat_stream`` returns only then),
+so failures before any content are real 4xx/5xx responses the SDK retries; later failures become an
+in-stream error event. Every path through ``relay`` ends in ``Books.close`` exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from proxy.errors import GatewayError, InternalError
+from proxy.pipeline.books import Books
+from proxy.pipeline.call import ChatCall
+from proxy.pipeline.estimates import estimated_usage
+from proxy.pipeline.frames import DONE, KEEPALIVE, encode_chunk, encode_error
+from proxy.providers.base import ChatStream
+
+log = logging.getLogger("llm_gateway.chat")
+
+
+async def relay(books: Books, call: ChatCall, stream: ChatStream, keepalive_s: float) -> AsyncIterator[bytes]:
+    status, generated_chars = "client_disconnected", 0
+    try:
+        async for chunks in with_keepalive(stream, keepalive_s):
+            if chunks is None:
+                yield KEEPALIVE
+                continue
+            for chunk in chunks:
+                generated_chars += _delta_chars(chunk)  # the estimate if the upstream never reports usage
+                if call.first_token is None and generated_chars:
+                    call.first_token = time.perf_counter()
+                yield encode_chunk(_final(call, stream, chunk))
+        call.upstream_done = time.perf_counter()
+        for chunk in stream.finish():
+            yield encode_chunk(_final(call, stream, chunk))
+        status = "ok"
+        yield DONE
+    except GatewayError as exc:
+        status = "upstream_error"
+        yield encode_error(exc.body())
+        yield DONE
+    except Exception:  # our bug, after the first byte: say so in-stream, keep the details in the log
+        status = "error"
+        log.exception("stream relay failed request_id=%s", call.request_id)
+        yield encode_error(InternalError(f"The server had an error (request id {call.request_id}).").body())
+        yield DONE
+    finally:
+        # Books first: the client may disconnect (cancelling us) at any await from here on.
+        try:
+            if stream.usage is not None:
+                call.usage = stream.usage
+            else:
+                call.usage, call.estimated = estimated_usage(call.prepared.prompt_estimate, generated_chars), True
+            await books.close(call, status=status, streaming=True)
+        finally:
+            await stream.aclose()
+
+
+async def abandon(books: Books, call: ChatCall, stream: ChatStream) -> None:
+    """The client left before the first frame (e.g. it timed out waiting for the upstream's first event)."""
+    try:
+        call.usage, call.estimated = estimated_usage(call.prepared.prompt_estimate, 0), True
+        await books.close(call, status="client_disconnected", streaming=True)
+    finally:
+        await stream.aclose()
+
+
+def _final(call: ChatCall, stream: ChatStream, chunk: dict[str, Any]) -> dict[str, Any]:
+    """The finish and usage chunks carry gateway_metadata once the usage is known (priced once per call)."""
+    if stream.usage is None:
+        return chunk
+    choices = chunk.get("choices")
+    if choices and choices[0].get("finish_reason") is None:
+        return chunk
+    call.usage = stream.usage
+    return {**chunk, "gateway_metadata": call.metadata()}
+
+
+def _delta_chars(chunk: dict[str, Any]) -> int:
+    total = 0
+    for choice in chunk.get("choices") or ():
+        delta = choice.get("delta") or {}
+        total += len(delta.get("content") or "") + len(delta.get("reasoning_content") or "")
+        for tool in delta.get("tool_calls") or ():
+            total += len((tool.get("function") or {}).get("arguments") or "")
+    return total
+
+
+async def with_keepalive(stream: ChatStream, interval: float) -> AsyncIterator[list[dict[str, Any]] | None]:
+    """Yields the stream's items, and None whenever the upstream is silent for ``interval`` seconds.
+
+    Long thinking pauses otherwise look dead to proxies and load balancers, which close idle streams.
+    """
+    iterator = stream.__aiter__()
+    if interval <= 0:
+        async for item in iterator:
+            yield item
+        return
+    pending: asyncio.Future[Any] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(iterator.__anext__())
+            done, _ = await asyncio.wait({pending}, timeout=interval)
+            if not done:
+                yield None
+                continue
+            finished, pending = pending, None
+            try:
+                item = finished.result()
+            except StopAsyncIteration:
+                return
+            yield item
+    finally:
+        if pending is not None:
+            pending.cancel()
