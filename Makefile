@@ -30,5 +30,9 @@ demo: $(STAMP)
 test: $(STAMP) $(CHECKOV_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# ruff, then mypy (strict for translators/, providers/ and pipeline/: pyproject.toml), then the import
+# contracts that keep the layering of docs/ARCHITECTURE.md (lint-imports reads pyproject.toml).
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache

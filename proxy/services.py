@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from proxy.admin.auth import AdminGuard
+from proxy.auth.admin_key import AdminGuard
 from proxy.auth.secrets import KeyHasher
 from proxy.catalog.catalog import ModelCatalog
 from proxy.observability.metrics import Metrics, series

@@ -28,7 +28,6 @@ ADMITTED, RATE_FULL, CONCURRENCY_FULL, BUDGET_SPENT, SEED_NEEDED = 0, 1, 2, 3, 4
 # Rate counters in KEYS order: (kind, level); used at 3 + 3*i, retry_ms at 4 + 3*i, reset_ms at 5 + 3*i.
 COUNTERS = (("requests", 0), ("requests", 1), ("tokens", 0), ("tokens", 1))
 INFLIGHT = (15, 16)
-SPENT_RESERVED = ((17, 18), (19, 20))
 STATE_LENGTH = 21
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class ModelCapabilities:
     tools: bool = True  # toolConfig accepted
-    streaming_tools: bool = True  # toolUse blocks arrive in ConverseStream
+    streaming_tools: bool = True  # toolConfig accepted by ConverseStream (not on every model that has tools)
     vision: bool = True  # image blocks in user turns
     system: bool = True  # Converse `system` accepted
     prefill: bool = True  # a trailing assistant turn is continued

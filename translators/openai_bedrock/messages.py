@@ -64,7 +64,7 @@ def _arguments(raw: Any, param: str) -> dict[str, Any]:
     return value
 
 
-def _tool_use_blocks(msg: dict[str, Any], i: int, conv: Conversation, caps: ModelCapabilities) -> list[dict]:
+def _tool_use_blocks(msg: dict[str, Any], i: int, conv: Conversation, caps: ModelCapabilities) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     calls = msg.get("tool_calls") or []
     if not isinstance(calls, list):
@@ -76,6 +76,7 @@ def _tool_use_blocks(msg: dict[str, Any], i: int, conv: Conversation, caps: Mode
         call_id = call.get("id") if isinstance(call, dict) else None
         if not isinstance(name, str) or not name or not isinstance(call_id, str) or not call_id:
             raise TranslationError("tool call needs an id and function.name", param=param)
+        assert isinstance(fn, dict)  # a string name was found in it above
         args = _arguments(fn.get("arguments"), f"{param}.function.arguments")
         conv.tool_call_ids.add(call_id)
         if not caps.tools:  # PITFALLS #15: models without tools get old tool turns as text
@@ -112,13 +113,13 @@ def _reasoning_blocks(msg: dict[str, Any]) -> list[dict[str, Any]]:
     return blocks
 
 
-def _assistant(msg: dict[str, Any], i: int, conv: Conversation, caps: ModelCapabilities) -> list[dict]:
+def _assistant(msg: dict[str, Any], i: int, conv: Conversation, caps: ModelCapabilities) -> list[dict[str, Any]]:
     blocks = _reasoning_blocks(msg) if caps.reasoning else []
     blocks += content_blocks(msg.get("content"), f"messages[{i}].content", _ASSISTANT_RULES)
     return blocks + _tool_use_blocks(msg, i, conv, caps)
 
 
-def _tool(msg: dict[str, Any], i: int, conv: Conversation, caps: ModelCapabilities) -> list[dict]:
+def _tool(msg: dict[str, Any], i: int, conv: Conversation, caps: ModelCapabilities) -> list[dict[str, Any]]:
     call_id = msg.get("tool_call_id")
     if not isinstance(call_id, str) or call_id not in conv.tool_call_ids:
         raise TranslationError(
@@ -128,7 +129,7 @@ def _tool(msg: dict[str, Any], i: int, conv: Conversation, caps: ModelCapabiliti
     point = content_point(msg.get("content"), f"messages[{i}].content")  # cachePoint is not toolResult content
     if not caps.tools:
         text = plain_text(msg.get("content")) or EMPTY_TOOL_RESULT
-        blocks = [{"text": f"[tool result {call_id}]: {text}"}]
+        blocks: list[dict[str, Any]] = [{"text": f"[tool result {call_id}]: {text}"}]
     else:
         rules = ContentRules(caps.tool_result_images, "this model does not accept images in tool results")
         content = content_blocks(msg.get("content"), f"messages[{i}].content", rules)
@@ -138,7 +139,9 @@ def _tool(msg: dict[str, Any], i: int, conv: Conversation, caps: ModelCapabiliti
     return blocks
 
 
-def _blocks(msg: dict[str, Any], role: str, i: int, conv: Conversation, caps: ModelCapabilities) -> list[dict]:
+def _blocks(
+    msg: dict[str, Any], role: str, i: int, conv: Conversation, caps: ModelCapabilities
+) -> list[dict[str, Any]]:
     if role in _SYSTEM_ROLES:
         text = plain_text(msg.get("content"))
         blocks = [{"text": MIDDLE_SYSTEM_PREFIX + text}] if text.strip() else []
@@ -155,7 +158,7 @@ def _blocks(msg: dict[str, Any], role: str, i: int, conv: Conversation, caps: Mo
     return blocks
 
 
-def _turn(msg: dict[str, Any], role: str, i: int, conv: Conversation, caps: ModelCapabilities) -> dict | None:
+def _turn(msg: dict[str, Any], role: str, i: int, conv: Conversation, caps: ModelCapabilities) -> dict[str, Any] | None:
     blocks = _blocks(msg, role, i, conv, caps)
     append_point(blocks, cache_point(msg, f"messages[{i}]"))
     if not blocks:

@@ -41,6 +41,12 @@ def openai_request_to_converse(
     extensions, limit, thinking = extension_fields(fields, capabilities, stream=stream, max_tokens=limit)
     conv = convert_messages(fields.get("messages"), capabilities)
     plan = plan_tools(fields, conv, capabilities, thinking=thinking)
+    if stream and plan.tool_config and not capabilities.streaming_tools:
+        # Bedrock lists "streaming tool use" apart from tool use (Mistral Large: Converse only).
+        raise TranslationError(
+            "this model does not support tools (or a JSON response_format, or tool-call history) while "
+            "streaming: send stream=false", param="stream", code="unsupported_parameter",
+        )
     conv.system += [{"text": text} for text in plan.instructions]
     finalize(conv, capabilities)
     converse: dict[str, Any] = {

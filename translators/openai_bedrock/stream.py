@@ -166,6 +166,6 @@ class ConverseStreamTranslator:
         return [{**self._base, "choices": [], "usage": openai_usage(self.usage)}]
 
 
-def _block(event: dict[str, Any]) -> int:
+def _block(event: dict[Any, Any]) -> int:
     index = event.get("contentBlockIndex", 0)
     return index if isinstance(index, int) else 0

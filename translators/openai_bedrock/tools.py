@@ -100,7 +100,7 @@ def _choice(choice: Any, names: dict[str, str]) -> dict[str, Any] | str | None:
     return {"tool": {"name": safe_tool_name(name)}}
 
 
-def _json_spec(body: dict[str, Any], caps: ModelCapabilities, names: dict[str, str]) -> dict | str | None:
+def _json_spec(body: dict[str, Any], caps: ModelCapabilities, names: dict[str, str]) -> dict[str, Any] | str | None:
     """The forced-tool spec for response_format, {"native": outputConfig}, JSON_OBJECT_INSTRUCTION, or None."""
     fmt = body.get("response_format")
     kind = fmt.get("type") if isinstance(fmt, dict) else fmt
@@ -110,7 +110,7 @@ def _json_spec(body: dict[str, Any], caps: ModelCapabilities, names: dict[str, s
         raise TranslationError(
             "response_format.type must be text, json_object or json_schema", param="response_format.type"
         )
-    spec = fmt.get("json_schema") if kind == "json_schema" else None
+    spec = fmt.get("json_schema") if kind == "json_schema" and isinstance(fmt, dict) else None
     if kind == "json_schema" and not isinstance(spec, dict):
         raise TranslationError(
             "response_format.json_schema must be an object", param="response_format.json_schema"
@@ -204,7 +204,7 @@ def plan_tools(
 
 def _json_choice(
     name: str, choice: Any, user_tools: bool, thinking: bool, plan: ToolPlan
-) -> dict | str | None:
+) -> dict[str, Any] | str | None:
     if thinking:  # Claude refuses forced tool use while extended thinking is on
         plan.instructions.append(f"Give your final answer by calling the {name} tool.")
         return {"auto": {}}

@@ -93,7 +93,7 @@ class BedrockClient:
             await self._session.close()
             self._session = None
 
-    async def converse(self, model_id: str, body: dict, *, request_id: str) -> dict:
+    async def converse(self, model_id: str, body: dict[str, Any], *, request_id: str) -> Any:
         resp = await self._post(model_id, "converse", body, JSON, request_id)
         try:
             raw = await resp.read()
@@ -110,14 +110,14 @@ class BedrockClient:
             log.error("bedrock returned invalid JSON request_id=%s bytes=%d", request_id, len(raw))
             raise map_bedrock_error("", "invalid JSON from upstream", 502, request_id=request_id) from None
 
-    async def converse_stream(self, model_id: str, body: dict, *, request_id: str) -> BedrockEventStream:
+    async def converse_stream(self, model_id: str, body: dict[str, Any], *, request_id: str) -> BedrockEventStream:
         resp = await self._post(model_id, "converse-stream", body, EVENTSTREAM, request_id)
         stream = BedrockEventStream(resp, request_id=request_id)
         await stream.prime()
         return stream
 
     async def _post(
-        self, model_id: str, operation: str, body: dict, accept: str, request_id: str
+        self, model_id: str, operation: str, body: dict[str, Any], accept: str, request_id: str
     ) -> aiohttp.ClientResponse:
         if self._session is None:
             raise InternalError("Bedrock client used before start().")
@@ -191,7 +191,7 @@ class BedrockEventStream:
         self._resp = resp
         self._request_id = request_id
         self._decoder = EventStreamDecoder()
-        self._queue: deque[dict | GatewayError] = deque()
+        self._queue: deque[dict[str, Any] | GatewayError] = deque()
         self._eof = False
         self._closed = False
         self._saw_stop = False
@@ -208,7 +208,7 @@ class BedrockEventStream:
     def __aiter__(self) -> BedrockEventStream:
         return self
 
-    async def __anext__(self) -> dict:
+    async def __anext__(self) -> dict[str, Any]:
         while not self._queue:
             if self._eof:
                 raise StopAsyncIteration
@@ -258,7 +258,7 @@ class BedrockEventStream:
         self._eof = True
         self._queue.append(err)
 
-    def _to_event(self, message: Message) -> dict | GatewayError:
+    def _to_event(self, message: Message) -> dict[str, Any] | GatewayError:
         headers = message.headers
         kind = headers.get(":message-type")
         if kind == "event":

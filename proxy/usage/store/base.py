@@ -18,8 +18,6 @@ import orjson
 
 from proxy.usage.money import from_nanos, to_nanos
 
-STATUSES = ("ok", "upstream_error", "client_disconnected", "error")
-
 
 class StoreUnavailable(Exception):
     """The store is down, throttling or timing out: keep the records and retry later."""

@@ -15,8 +15,8 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from proxy.admin import usage as admin_usage
-from proxy.admin.auth import AdminGuard
 from proxy.api import usage as usage_api
+from proxy.auth.admin_key import AdminGuard
 from proxy.auth.principal import Principal
 from proxy.cli import usage as cli_usage
 from proxy.errors import AuthenticationFailed, GatewayError

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from proxy.limits.redis import Limiter, LocalLimiter, RedisLimiter
-from tests.unit.ratelimit.support import Factory, FakeClock, Seed, fake_redis
+from tests.unit.limits.support import Factory, FakeClock, Seed, fake_redis
 
 
 @pytest.fixture

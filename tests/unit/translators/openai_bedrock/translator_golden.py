@@ -14,7 +14,7 @@ from typing import Any
 from translators.openai_bedrock import ConverseRequest, TranslationError, openai_request_to_converse
 from translators.openai_bedrock.capabilities import ModelCapabilities
 
-GOLDEN = Path(__file__).resolve().parents[2] / "golden"
+GOLDEN = Path(__file__).resolve().parents[3] / "golden"
 MODEL = "claude-test"
 COMPLETION_ID = "chatcmpl-golden0001"
 CREATED = 1_700_000_000

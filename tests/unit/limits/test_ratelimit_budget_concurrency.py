@@ -9,7 +9,7 @@ import pytest
 
 from proxy.auth.principal import Limits, Principal
 from proxy.errors import QuotaExceeded, RateLimited, UpstreamUnavailable
-from tests.unit.ratelimit.support import Factory, FakeClock
+from tests.unit.limits.support import Factory, FakeClock
 
 ZERO = Decimal(0)
 PERIOD = "2023-11"  # the month of conftest.T0

@@ -10,7 +10,7 @@ import pytest
 from proxy.auth.principal import Limits, Principal
 from proxy.errors import RateLimited
 from proxy.limits.plan import format_duration
-from tests.unit.ratelimit.support import Factory, FakeClock
+from tests.unit.limits.support import Factory, FakeClock
 
 ZERO = Decimal(0)
 

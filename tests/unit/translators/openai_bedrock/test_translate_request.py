@@ -180,6 +180,19 @@ def test_translators_are_pure() -> None:
     forbidden = re.compile(
         r"^\s*(import|from)\s+(os|logging|time|random|datetime|uuid|socket|asyncio)\b", re.M
     )
-    package = Path(__file__).resolve().parents[3] / "translators"
+    package = Path(__file__).resolve().parents[4] / "translators"
     offenders = [p.name for p in package.glob("*.py") if forbidden.search(p.read_text())]
     assert offenders == []
+
+
+def test_streaming_tools_capability_is_enforced() -> None:
+    """Bedrock lists streaming tool use apart from tool use: a model without it gets a 400, not a raw error."""
+    caps = ModelCapabilities(streaming_tools=False)
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "tools": tools}
+    assert openai_request_to_converse(body, capabilities=caps).body["toolConfig"]  # plain calls keep tools
+    with pytest.raises(TranslationError) as err:
+        openai_request_to_converse({**body, "stream": True}, capabilities=caps)
+    assert err.value.param == "stream" and "stream=false" in err.value.message
+    no_tools = openai_request_to_converse({**body, "tools": None, "stream": True}, capabilities=caps)
+    assert "toolConfig" not in no_tools.body

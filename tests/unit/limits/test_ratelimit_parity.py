@@ -8,7 +8,7 @@ from decimal import Decimal
 from proxy.auth.principal import Limits, Principal
 from proxy.limits.plan import build_plan, keys_for, usd_to_nano
 from proxy.limits.redis import LocalLimiter, RedisLimiter
-from tests.unit.ratelimit.support import T0, FakeClock, fake_redis
+from tests.unit.limits.support import T0, FakeClock, fake_redis
 
 
 def random_principal(rng: random.Random) -> Principal:

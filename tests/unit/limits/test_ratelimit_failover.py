@@ -15,7 +15,7 @@ from proxy.errors import RateLimited, UpstreamUnavailable
 from proxy.limits.redis import LocalLimiter, RedisLimiter
 from proxy.services import create_limiter
 from proxy.settings import Settings
-from tests.unit.ratelimit.support import FakeClock, fake_redis
+from tests.unit.limits.support import FakeClock, fake_redis
 
 WHO = Principal(team_id="t1", team_name="acme", key_id="k1", team_limits=Limits(rpm=5))
 ZERO = Decimal(0)

@@ -15,7 +15,7 @@ from tests.fuzzing import mutate
 from translators.openai_bedrock import TranslationError, openai_request_to_converse
 from translators.openai_bedrock.capabilities import ModelCapabilities
 
-GOLDEN = Path(__file__).resolve().parents[2] / "golden"
+GOLDEN = Path(__file__).resolve().parents[3] / "golden"
 
 
 def test_mutated_requests_translate_or_raise_translation_error() -> None:

@@ -16,7 +16,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from proxy.admin import teams_keys as admin
-from proxy.admin.auth import AdminGuard
+from proxy.auth.admin_key import AdminGuard
 from proxy.auth.authenticator import Authenticator
 from proxy.auth.store.sqlite import SqliteKeyStore
 from proxy.errors import GatewayError

@@ -11,7 +11,7 @@ import pytest
 from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-from tests.unit.translators.translator_golden import (
+from tests.unit.translators.openai_bedrock.translator_golden import (
     COMPLETION_ID,
     CREATED,
     MODEL,
