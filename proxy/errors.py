@@ -147,6 +147,18 @@ class UpstreamUnavailable(GatewayError):
     code = "service_unavailable"
 
 
+class Overloaded(GatewayError):
+    """503: this gateway process cannot keep up right now (its own backlog, not a dependency); retryable."""
+
+    status = 503
+    type = "api_error"
+    code = "server_overloaded"
+
+    def __init__(self, message: str, *, retry_after_s: int = 1, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.headers.setdefault("retry-after", str(retry_after_s))
+
+
 class UpstreamTimeout(GatewayError):
     """504: Bedrock did not answer in time."""
 

@@ -74,6 +74,9 @@ class Services:
         out += series("llm_gateway_ratelimit_fallback_total", "counter",
                       "Admissions answered in-process while Redis was unavailable.",
                       [({}, getattr(self.limiter, "fallback_count", 0))])
+        out += series("llm_gateway_ratelimit_overload_total", "counter",
+                      "Admissions refused with 503 because this process, not Redis, was behind.",
+                      [({}, getattr(self.limiter, "overload_count", 0))])
         return out
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from redis.exceptions import RedisError
 
 from proxy.auth.principal import Principal
-from proxy.errors import UpstreamUnavailable
+from proxy.errors import Overloaded, UpstreamUnavailable
 from proxy.limits.local import DEFAULT_INFLIGHT_TTL_S, BudgetSeed, Clock, LocalLimiter, SeedCache
 from proxy.limits.plan import (
     ADMITTED,
@@ -65,6 +65,14 @@ def _limit(value: int | None) -> int:
     return -1 if value is None else value
 
 
+class LocalOverload(Exception):
+    """Redis is answering, but this process fell behind (event-loop backlog or a full admission queue)."""
+
+    def __init__(self, *, maybe_ran: bool) -> None:
+        super().__init__("local overload")
+        self.maybe_ran = maybe_ran  # the script may have run in Redis (its answer came too late)
+
+
 class RedisLimiter:
     """Limits shared by every replica through one Redis; fails open or closed per policy."""
 
@@ -79,11 +87,14 @@ class RedisLimiter:
         inflight_ttl_s: float = DEFAULT_INFLIGHT_TTL_S,
         backoff_s: float = 1.0,
         owns_client: bool = False,
+        admission_slots: int = 56,
+        queue_timeout_s: float = 10.0,
     ) -> None:
         self._redis = client
         self._script = client.register_script(_lua_source())  # EVALSHA, EVAL again on NOSCRIPT
         self._settles = SettleBatcher(client, self._script, timeout_s=timeout_ms / 1000,
-                                      failures=REDIS_FAILURES, on_failure=self._mark_down)
+                                      failures=REDIS_FAILURES, on_failure=self._settle_failed,
+                                      on_success=self._replied)
         self._timeout_s = timeout_ms / 1000
         self._policy = policy
         self._clock = clock
@@ -96,6 +107,12 @@ class RedisLimiter:
         self._down = False
         self._retry_at = 0.0  # time.monotonic() of the next Redis attempt during an outage
         self.fallback_count = 0  # admissions answered by the in-process limiter (metric)
+        self.overload_count = 0  # admissions refused (503) because this process, not Redis, was behind
+        # Admissions in flight to Redis are bounded below the pool size (settles and the auth listener
+        # need connections too); the rest queue here, and their wait is not a Redis timeout.
+        self._slots = asyncio.Semaphore(admission_slots)
+        self._queue_timeout_s = queue_timeout_s
+        self._last_reply = 0.0  # time.monotonic() of the latest answer from Redis, to any call
         self._background: set[asyncio.Task[None]] = set()
 
     def _now_ms(self) -> int:
@@ -109,6 +126,13 @@ class RedisLimiter:
             self._retry_at = time.monotonic() + self._backoff_s  # one probe per back-off, not a stampede
         try:
             state = await self._admit_in_redis(plan)
+        except LocalOverload as exc:
+            # Redis answers other calls: the delay is our own backlog. Per-process limits would stop
+            # enforcing shared limits exactly when traffic peaks; a 503 the SDK retries does not.
+            self.overload_count += 1
+            if exc.maybe_ran:
+                self._cancel_in_background(plan)
+            raise Overloaded("The gateway is overloaded right now; retry shortly.") from None
         except REDIS_FAILURES as exc:
             self._mark_down(exc)
             self._cancel_in_background(plan)
@@ -159,8 +183,35 @@ class RedisLimiter:
         task.add_done_callback(self._background.discard)
 
     async def _call(self, keys: list[str], args: list[Any]) -> list[int]:
-        async with asyncio.timeout(self._timeout_s):
-            return [int(v) for v in await self._script(keys=keys, args=args)]
+        """One script call; the timeout covers the round trip only, never the wait for a slot."""
+        if self._slots.locked():
+            try:
+                async with asyncio.timeout(self._queue_timeout_s):
+                    await self._slots.acquire()
+            except TimeoutError:
+                raise LocalOverload(maybe_ran=False) from None
+        else:
+            await self._slots.acquire()  # free: returns without suspending
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                result = await self._script(keys=keys, args=args)
+        except TimeoutError:
+            if self._last_reply > started:  # Redis answered someone while we waited: it is alive
+                raise LocalOverload(maybe_ran=True) from None
+            raise
+        finally:
+            self._slots.release()
+        self._last_reply = time.monotonic()
+        return [int(v) for v in result]
+
+    def _replied(self) -> None:
+        self._last_reply = time.monotonic()
+
+    def _settle_failed(self, exc: BaseException, started: float) -> None:
+        if isinstance(exc, TimeoutError) and self._last_reply > started:
+            return  # a batch late for our own backlog; the in-flight TTL covers a lost settle
+        self._mark_down(exc)
 
     def _args(
         self, plan: Plan, mode: str, *, seeds: tuple[str, str] = ("0", "0"), diff: int = 0, real_nano: int = 0,

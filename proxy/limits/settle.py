@@ -8,6 +8,7 @@ trip (its admit) instead of two. Each caller still awaits its own settle having 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -28,13 +29,15 @@ class SettleBatcher:
         *,
         timeout_s: float,
         failures: tuple[type[BaseException], ...],
-        on_failure: Callable[[BaseException], None],
+        on_failure: Callable[[BaseException, float], None],  # (error, time.monotonic() the batch was sent)
+        on_success: Callable[[], None] = lambda: None,
     ) -> None:
         self._redis = client
         self._script = script
         self._timeout_s = timeout_s
         self._failures = failures
         self._on_failure = on_failure
+        self._on_success = on_success
         self._queue: list[tuple[Call, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
@@ -48,11 +51,13 @@ class SettleBatcher:
     async def _flush(self) -> None:
         while self._queue:
             batch, self._queue = self._queue, []
+            started = time.monotonic()
             try:
                 async with asyncio.timeout(self._timeout_s):
                     await self._send([call for call, _ in batch])
+                self._on_success()
             except self._failures as exc:
-                self._on_failure(exc)  # slots and reservations then expire with the in-flight TTL
+                self._on_failure(exc, started)  # slots and reservations then expire with the in-flight TTL
             finally:
                 for _, future in batch:
                     if not future.done():

@@ -11,7 +11,7 @@ import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from proxy.auth.principal import Limits, Principal
-from proxy.errors import RateLimited, UpstreamUnavailable
+from proxy.errors import Overloaded, RateLimited, UpstreamUnavailable
 from proxy.limits.redis import LocalLimiter, RedisLimiter
 from proxy.services import create_limiter
 from proxy.settings import Settings
@@ -118,4 +118,61 @@ async def test_factory_picks_in_process_without_redis() -> None:
     assert isinstance(create_limiter(Settings.from_env({}), None), LocalLimiter)
     limiter = create_limiter(Settings.from_env({"REDIS_URL": "redis://127.0.0.1:1/0"}), None)
     assert isinstance(limiter, RedisLimiter)
+    await limiter.close()
+
+
+class SelectiveScript:
+    """Admissions of the team named in `hang` wait forever; everyone else gets Redis's answer."""
+
+    def __init__(self, real: Any) -> None:
+        self.real, self.hang = real, "t-slow"
+
+    async def __call__(self, **kwargs: Any) -> Any:
+        if any(self.hang in key for key in kwargs["keys"]):
+            await asyncio.sleep(5)
+        return await self.real(**kwargs)
+
+
+async def test_our_own_backlog_is_a_503_not_a_fallback(clock: FakeClock) -> None:
+    """A call late while Redis answers others is local overload: never per-process limits (hardening #4)."""
+    limiter = RedisLimiter(fake_redis(), clock=clock, timeout_ms=200, backoff_s=0.2, owns_client=True)
+    limiter._script = SelectiveScript(limiter._script)  # type: ignore[assignment]
+    slow = Principal(team_id="t-slow", team_name="slow", key_id="k9", team_limits=Limits(rpm=5, max_concurrency=1))
+
+    busy = Principal(team_id="t-busy", team_name="busy", key_id="k8", team_limits=Limits(rpm=100))
+
+    async def others() -> None:
+        for _ in range(8):
+            await (await limiter.admit(busy, tokens=1, cost_usd=ZERO)).settle(tokens=1, cost_usd=ZERO)
+            await asyncio.sleep(0.03)
+
+    results = await asyncio.gather(limiter.admit(slow, tokens=1, cost_usd=ZERO), others(), return_exceptions=True)
+    assert isinstance(results[0], Overloaded) and results[0].status == 503
+    assert results[0].headers["retry-after"] == "1"
+    assert limiter.fallback_count == 0 and limiter.overload_count == 1
+    assert not limiter._down  # the next admission still goes to Redis
+    assert not (await limiter.admit(WHO, tokens=1, cost_usd=ZERO)).fallback
+    await limiter.close()
+
+
+async def test_a_full_admission_queue_is_a_503_not_a_fallback(clock: FakeClock) -> None:
+    limiter = RedisLimiter(fake_redis(), clock=clock, timeout_ms=5000, owns_client=True, admission_slots=1,
+                           queue_timeout_s=0.1)
+    limiter._script = SelectiveScript(limiter._script)  # type: ignore[assignment]
+    slow = Principal(team_id="t-slow", team_name="slow", key_id="k9")
+    first = asyncio.ensure_future(limiter.admit(slow, tokens=1, cost_usd=ZERO))  # holds the only slot
+    await asyncio.sleep(0.01)
+    with pytest.raises(Overloaded):
+        await limiter.admit(WHO, tokens=1, cost_usd=ZERO)
+    assert limiter.fallback_count == 0
+    first.cancel()
+    await asyncio.gather(first, return_exceptions=True)
+    await limiter.close()
+
+
+async def test_a_real_outage_still_falls_back_when_nothing_answers(clock: FakeClock) -> None:
+    limiter, script = flaky_limiter("open", clock)
+    script.mode = "slow"
+    admissions = await asyncio.gather(*(limiter.admit(WHO, tokens=1, cost_usd=ZERO) for _ in range(3)))
+    assert all(a.fallback for a in admissions) and limiter.overload_count == 0
     await limiter.close()
