@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 CHECKOV_STAMP := .venv-checkov/.installed
 
-.PHONY: demo test install lint bench
+.PHONY: demo test install lint bench docs
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -36,3 +36,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
+
+# docs/configuration.md is generated from proxy/settings.py (a unit test fails when it is stale).
+docs: $(STAMP)
+	$(BIN)/llm-gateway config-docs > docs/configuration.md

@@ -45,8 +45,12 @@ class Settings:
     host: str = _env("LLM_GATEWAY_HOST", "127.0.0.1", doc="address `llm-gateway serve` binds")
     port: int = _env("LLM_GATEWAY_PORT", 8080, int, doc="port `llm-gateway serve` binds")
     workers: int = _env("WEB_CONCURRENCY", 1, int, doc="uvicorn worker processes")
-    log_level: str = _env("LLM_GATEWAY_LOG_LEVEL", "info")
-    max_body_bytes: int = _env("LLM_GATEWAY_MAX_BODY_BYTES", 20 * 1024 * 1024, int, doc="larger bodies get 413")
+    log_level: str = _env(
+        "LLM_GATEWAY_LOG_LEVEL", "info", doc="log level of the gateway and uvicorn: debug, info, warning, error"
+    )
+    max_body_bytes: int = _env(
+        "LLM_GATEWAY_MAX_BODY_BYTES", 20 * 1024 * 1024, int, doc="largest request body in bytes; larger bodies get 413"
+    )
     drop_unsupported_params: bool = _env(
         "LLM_GATEWAY_DROP_UNSUPPORTED_PARAMS", False, _bool,
         doc="drop parameters Bedrock cannot honour (n>1, logprobs, ...) instead of answering 400",
@@ -59,51 +63,105 @@ class Settings:
     )
 
     # --- upstream: AWS Bedrock Runtime ----------------------------------------------------------
-    aws_region: str = _env("AWS_REGION", "us-east-1")
-    bedrock_endpoint_url: str | None = _env("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", None, _optional)
-    upstream_connect_timeout_s: float = _env("LLM_GATEWAY_UPSTREAM_CONNECT_TIMEOUT_S", 10.0, float)
-    upstream_read_timeout_s: float = _env(
-        "LLM_GATEWAY_UPSTREAM_READ_TIMEOUT_S", 300.0, float, doc="max silence between upstream bytes"
+    aws_region: str = _env(
+        "AWS_REGION", "us-east-1",
+        doc="region of the Bedrock calls and DynamoDB tables; calls are priced at this region's catalog prices",
     )
-    upstream_max_connections: int = _env("LLM_GATEWAY_UPSTREAM_MAX_CONNECTIONS", 1000, int)
+    bedrock_endpoint_url: str | None = _env(
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME", None, _optional,
+        doc="another Bedrock Runtime endpoint: a VPC endpoint, or the bundled emulator (http://127.0.0.1:8089)",
+    )
+    upstream_connect_timeout_s: float = _env(
+        "LLM_GATEWAY_UPSTREAM_CONNECT_TIMEOUT_S", 10.0, float, doc="seconds allowed for the TCP/TLS connect to Bedrock"
+    )
+    upstream_read_timeout_s: float = _env(
+        "LLM_GATEWAY_UPSTREAM_READ_TIMEOUT_S", 300.0, float, doc="max seconds of silence between upstream bytes"
+    )
+    upstream_max_connections: int = _env(
+        "LLM_GATEWAY_UPSTREAM_MAX_CONNECTIONS", 1000, int,
+        doc="pooled connections to Bedrock per process (= concurrent Bedrock calls)",
+    )
     stream_keepalive_s: float = _env(
-        "LLM_GATEWAY_STREAM_KEEPALIVE_S", 15.0, float, doc="SSE comment sent during long upstream pauses"
+        "LLM_GATEWAY_STREAM_KEEPALIVE_S", 15.0, float,
+        doc="seconds of upstream silence after which a stream gets an SSE keep-alive comment; 0: never",
     )
 
     # --- keys, teams and usage storage -------------------------------------------------------
     store: str = _env("LLM_GATEWAY_STORE", "sqlite", doc="sqlite (embedded default) or dynamodb")
-    sqlite_path: str = _env("LLM_GATEWAY_SQLITE_PATH", "llm-gateway.db")
-    dynamodb_table_prefix: str = _env("LLM_GATEWAY_DYNAMODB_TABLE_PREFIX", "llm-gateway-")
-    dynamodb_endpoint_url: str | None = _env("AWS_ENDPOINT_URL_DYNAMODB", None, _optional)
+    sqlite_path: str = _env(
+        "LLM_GATEWAY_SQLITE_PATH", "llm-gateway.db", doc="SQLite file holding teams, keys and usage (store sqlite)"
+    )
+    dynamodb_table_prefix: str = _env(
+        "LLM_GATEWAY_DYNAMODB_TABLE_PREFIX", "llm-gateway-",
+        doc="prefix of the DynamoDB table names (teams, keys, usage, usage-daily, budget-alerts)",
+    )
+    dynamodb_endpoint_url: str | None = _env(
+        "AWS_ENDPOINT_URL_DYNAMODB", None, _optional,
+        doc="another DynamoDB endpoint, e.g. a local DynamoDB-compatible server",
+    )
     admin_key: str | None = _env("LLM_GATEWAY_ADMIN_KEY", None, _optional, doc="enables /admin/*")
     key_pepper: str | None = _env("LLM_GATEWAY_KEY_PEPPER", None, _optional, doc="HMAC key for key hashes")
     auth_cache_ttl_s: float = _env(
-        "LLM_GATEWAY_AUTH_CACHE_TTL_S", 5.0, float, doc="key cache lifetime when Redis is not configured"
+        "LLM_GATEWAY_AUTH_CACHE_TTL_S", 5.0, float,
+        doc="seconds a valid key stays cached when Redis is not configured (with Redis: 60, dropped on every change)",
     )
-    auth_negative_cache_ttl_s: float = _env("LLM_GATEWAY_AUTH_NEGATIVE_CACHE_TTL_S", 5.0, float)
+    auth_negative_cache_ttl_s: float = _env(
+        "LLM_GATEWAY_AUTH_NEGATIVE_CACHE_TTL_S", 5.0, float,
+        doc="seconds a well-formed but unknown key is remembered as unknown, without another store read",
+    )
     demo_key: str | None = _env(
-        "LLM_GATEWAY_DEMO_KEY", None, _optional, doc="a key `llm-gateway demo` makes sure exists"
+        "LLM_GATEWAY_DEMO_KEY", None, _optional,
+        doc="a secret the gateway makes sure, at startup, is a key of team `demo` (set by `llm-gateway demo`)",
     )
 
     # --- rate limits and budgets -----------------------------------------------------------------
-    redis_url: str | None = _env("REDIS_URL", None, _optional, doc="unset: in-process limiter")
-    redis_timeout_ms: int = _env("LLM_GATEWAY_REDIS_TIMEOUT_MS", 1000, int)
+    redis_url: str | None = _env(
+        "REDIS_URL", None, _optional,
+        doc="Redis shared by all replicas for limits, budgets and auth invalidation; unset: in-process limiter",
+    )
+    redis_timeout_ms: int = _env(
+        "LLM_GATEWAY_REDIS_TIMEOUT_MS", 1000, int,
+        doc="time limit of every Redis call, event-loop delay included; past it the failure policy applies",
+    )
     ratelimit_failure_policy: str = _env(
         "LLM_GATEWAY_RATELIMIT_FAILURE_POLICY", "open", doc="open: in-process fallback; closed: 503"
     )
-    default_rpm: int = _env("LLM_GATEWAY_DEFAULT_RPM", 60, int)
-    default_tpm: int = _env("LLM_GATEWAY_DEFAULT_TPM", 1_000_000, int)
+    default_rpm: int = _env(
+        "LLM_GATEWAY_DEFAULT_RPM", 60, int, doc="requests per minute of a new team whose limits leave rpm unset"
+    )
+    default_tpm: int = _env(
+        "LLM_GATEWAY_DEFAULT_TPM", 1_000_000, int, doc="tokens per minute of a new team whose limits leave tpm unset"
+    )
 
     # --- usage recording -------------------------------------------------------------------------
-    usage_flush_interval_s: float = _env("LLM_GATEWAY_USAGE_FLUSH_INTERVAL_S", 1.0, float)
-    usage_buffer_max: int = _env("LLM_GATEWAY_USAGE_BUFFER_MAX", 10_000, int)
-    usage_spool_dir: str = _env("LLM_GATEWAY_USAGE_SPOOL_DIR", "var/spool")
-    usage_retention_days: int = _env("LLM_GATEWAY_USAGE_RETENTION_DAYS", 90, int)
-    budget_alert_thresholds: tuple[float, ...] = _env(
-        "LLM_GATEWAY_BUDGET_ALERT_THRESHOLDS", (50.0, 80.0, 100.0), _float_list
+    usage_flush_interval_s: float = _env(
+        "LLM_GATEWAY_USAGE_FLUSH_INTERVAL_S", 1.0, float,
+        doc="seconds between background writes of buffered usage records to the store",
     )
-    budget_alert_webhook_url: str | None = _env("LLM_GATEWAY_BUDGET_ALERT_WEBHOOK_URL", None, _optional)
-    budget_alert_webhook_secret: str | None = _env("LLM_GATEWAY_BUDGET_ALERT_WEBHOOK_SECRET", None, _optional)
+    usage_buffer_max: int = _env(
+        "LLM_GATEWAY_USAGE_BUFFER_MAX", 10_000, int,
+        doc="buffered usage records that trigger a flush before the interval (at most the 500-record batch)",
+    )
+    usage_spool_dir: str = _env(
+        "LLM_GATEWAY_USAGE_SPOOL_DIR", "var/spool",
+        doc="directory of the per-process usage spool files, written while the store is unavailable",
+    )
+    usage_retention_days: int = _env(
+        "LLM_GATEWAY_USAGE_RETENTION_DAYS", 90, int,
+        doc="days raw usage records are kept (DynamoDB TTL, SQLite purge at startup); daily totals are kept",
+    )
+    budget_alert_thresholds: tuple[float, ...] = _env(
+        "LLM_GATEWAY_BUDGET_ALERT_THRESHOLDS", (50.0, 80.0, 100.0), _float_list,
+        doc="comma-separated percentages of a monthly budget; crossing each fires one alert per month",
+    )
+    budget_alert_webhook_url: str | None = _env(
+        "LLM_GATEWAY_BUDGET_ALERT_WEBHOOK_URL", None, _optional,
+        doc="URL budget alerts are POSTed to; unset: alerts are only logged",
+    )
+    budget_alert_webhook_secret: str | None = _env(
+        "LLM_GATEWAY_BUDGET_ALERT_WEBHOOK_SECRET", None, _optional,
+        doc="HMAC-SHA256 key of the x-llm-gateway-signature header on webhook deliveries",
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

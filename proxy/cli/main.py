@@ -1,4 +1,4 @@
-"""`llm-gateway`: the one entry point (serve, demo, emulator, keys, teams, tables, usage)."""
+"""`llm-gateway`: the one entry point (serve, demo, emulator, keys, teams, tables, usage, config-docs)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from proxy import __version__
+from proxy.cli import config_docs as cli_config_docs
 from proxy.cli import keys as cli_keys
 from proxy.cli import usage as cli_usage
 from proxy.settings import ConfigError, Settings
@@ -61,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     emulator_cli.register(sub)
     cli_keys.register(sub)
     cli_usage.register(sub)
+    cli_config_docs.register(sub)
     return parser
 
 

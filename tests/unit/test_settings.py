@@ -4,7 +4,7 @@ import pytest
 
 from proxy.settings import ConfigError, Settings
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def env_example_names() -> list[str]:
