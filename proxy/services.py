@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from proxy.auth.admin_key import AdminGuard
 from proxy.auth.secrets import KeyHasher
-from proxy.catalog.catalog import ModelCatalog
+from proxy.catalog.catalog import ModelCatalog, Price
 from proxy.observability.metrics import Metrics, series
 from proxy.pipeline.books import Books
 from proxy.pipeline.chat import ChatPipeline
@@ -57,6 +57,7 @@ class Services:
         self.chat = ChatPipeline(
             providers=self.providers, limiter=self.limiter, books=Books(self.metrics, self.usage),
             drop_unsupported=self.settings.drop_unsupported_params, keepalive_s=self.settings.stream_keepalive_s,
+            unpriced_price=_unpriced_price(self.settings),
         )
         self.metrics.collect(self._subsystem_series)
 
@@ -81,6 +82,12 @@ class Services:
 
 
 # --- factories ------------------------------------------------------------------------------------
+def _unpriced_price(settings: Settings) -> Price | None:
+    pair = settings.unpriced_model_price
+    return None if pair is None else Price(input=pair[0], output=pair[1])
+
+
+
 def open_keystore(settings: Settings) -> KeyStore:
     """The store LLM_GATEWAY_STORE selects; no I/O happens until the first call."""
     if settings.store == "dynamodb":

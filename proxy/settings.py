@@ -10,6 +10,7 @@ import dataclasses
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 
@@ -33,6 +34,18 @@ def _bool(raw: str) -> bool:
 
 def _optional(raw: str) -> str | None:
     return raw or None
+
+
+def _price_pair(raw: str) -> tuple[Decimal, Decimal] | None:
+    if not raw.strip():
+        return None
+    try:
+        values = tuple(Decimal(part.strip()) for part in raw.split(","))
+    except InvalidOperation:
+        raise ValueError(f"expected two prices 'input,output', got {raw!r}") from None
+    if len(values) != 2 or not all(v.is_finite() and v >= 0 for v in values):
+        raise ValueError(f"expected two non-negative prices 'input,output', got {raw!r}")
+    return values[0], values[1]
 
 
 def _float_list(raw: str) -> tuple[float, ...]:
@@ -121,10 +134,16 @@ class Settings:
     )
     redis_timeout_ms: int = _env(
         "LLM_GATEWAY_REDIS_TIMEOUT_MS", 1000, int,
-        doc="time limit of every Redis call, event-loop delay included; past it the failure policy applies",
+        doc="time limit of a Redis round trip (not the wait for a free connection); past it, a 503 if Redis "
+            "answered other calls meanwhile (this process is behind), else the failure policy applies",
     )
     ratelimit_failure_policy: str = _env(
         "LLM_GATEWAY_RATELIMIT_FAILURE_POLICY", "open", doc="open: in-process fallback; closed: 503"
+    )
+    unpriced_model_price: tuple[Decimal, Decimal] | None = _env(
+        "LLM_GATEWAY_UNPRICED_MODEL_PRICE", None, _price_pair,
+        doc="USD per 1K input,output tokens (e.g. 0.015,0.075) for models the catalog does not price; unset: "
+            "a team or key with a budget gets 403 model_not_priced for them",
     )
     default_rpm: int = _env(
         "LLM_GATEWAY_DEFAULT_RPM", 60, int, doc="requests per minute of a new team whose limits leave rpm unset"

@@ -6,7 +6,6 @@ secret appears only in the answers to create and rotate. Every change invalidate
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
@@ -17,6 +16,7 @@ from proxy.admin.auth import admin_only
 from proxy.auth import ops as keyops
 from proxy.auth import parse as keyparse
 from proxy.errors import InvalidRequest, NotFound
+from proxy.json_body import parse_json
 
 
 def _services(request: Request) -> Any:
@@ -27,10 +27,7 @@ async def _body(request: Request, *, optional: bool = False) -> Any:
     raw = await request.body()
     if optional and not raw.strip():
         return {}
-    try:
-        return json.loads(raw)
-    except ValueError:
-        raise InvalidRequest("The request body is not valid JSON.") from None
+    return parse_json(raw)  # 400 for bad or too deeply nested JSON (proxy/json_body.py)
 
 
 def _list(items: list[dict[str, Any]]) -> JSONResponse:

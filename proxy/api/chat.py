@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import orjson
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
@@ -14,6 +13,7 @@ from proxy.api.sse import SSEResponse
 from proxy.auth.principal import Principal
 from proxy.catalog.catalog import ModelCatalog, ModelEntry
 from proxy.errors import InvalidRequest, PayloadTooLarge, PermissionDenied
+from proxy.json_body import parse_json
 from proxy.pipeline.chat import Reply
 from proxy.services import Services
 
@@ -42,13 +42,7 @@ async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
         if size > limit:
             raise PayloadTooLarge(f"Request body is larger than the {limit} bytes this gateway accepts.")
         chunks.append(chunk)
-    try:
-        body = orjson.loads(b"".join(chunks))
-    except orjson.JSONDecodeError:
-        raise InvalidRequest(
-            "We could not parse the JSON body of your request. (HINT: This likely means you aren't using "
-            "your HTTP library correctly. The OpenAI API expects a JSON payload.)"
-        ) from None
+    body = parse_json(b"".join(chunks))
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
     return body

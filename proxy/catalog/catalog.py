@@ -66,6 +66,7 @@ class ModelEntry:
     price: Price | None
     listed: bool = True  # False for raw Bedrock ids accepted outside the catalog
     provider: str = "bedrock"  # the key of the provider that serves it (proxy/services.py builds them)
+    fallback_priced: bool = False  # price is the operator's LLM_GATEWAY_UNPRICED_MODEL_PRICE, not a list price
 
     @property
     def profile_type(self) -> str:

@@ -50,8 +50,9 @@ class Books:
         completion = usage.output_tokens if usage is not None else 0
         if cost.missing:
             self.metrics.count_missing_price(entry.alias)
-            log.warning("missing price: model=%s upstream_model=%s buckets=%s (cost understated)",
-                        entry.alias, entry.bedrock_id, ",".join(cost.missing))
+            log.warning("missing price: model=%s upstream_model=%s buckets=%s (%s)", entry.alias, entry.bedrock_id,
+                        ",".join(cost.missing),
+                        "charged at LLM_GATEWAY_UNPRICED_MODEL_PRICE" if entry.fallback_priced else "cost understated")
         self.metrics.count_call(call.principal.team_id, entry.alias, status, prompt, completion, cost.cost_usd)
         self.metrics.observe_timing(
             entry.alias, streaming, time.perf_counter() - call.started, call.overhead_ms() / 1000,

@@ -11,14 +11,14 @@ import asyncio
 import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
 
 from proxy.auth.principal import Principal
-from proxy.catalog.catalog import ModelEntry
-from proxy.errors import GatewayError
+from proxy.catalog.catalog import ModelEntry, Price
+from proxy.errors import GatewayError, PermissionDenied
 from proxy.ids import random_hex
 from proxy.limits.redis import Limiter
 from proxy.pipeline.books import Books
@@ -47,15 +47,19 @@ class StreamReply:
 
 class ChatPipeline:
     def __init__(self, *, providers: Mapping[str, Provider], limiter: Limiter, books: Books,
-                 drop_unsupported: bool = False, keepalive_s: float = 0.0) -> None:
+                 drop_unsupported: bool = False, keepalive_s: float = 0.0,
+                 unpriced_price: Price | None = None) -> None:
         self.providers = providers
         self.limiter = limiter
         self.books = books
         self.drop_unsupported = drop_unsupported
         self.keepalive_s = keepalive_s
+        self.unpriced_price = unpriced_price
 
     async def run(self, *, request_id: str, principal: Principal, entry: ModelEntry, body: dict[str, Any],
                   started: float) -> Reply | StreamReply:
+        if entry.price is None:
+            entry = self._unpriced(entry, principal)
         provider = self.providers[entry.provider]
         prepared = provider.prepare(body, entry, drop_unsupported=self.drop_unsupported)
         estimate = prepared.prompt_estimate
@@ -87,6 +91,20 @@ class ChatPipeline:
         except BaseException:
             await self.books.close(call, status="error", streaming=prepared.stream)
             raise
+
+    def _unpriced(self, entry: ModelEntry, principal: Principal) -> ModelEntry:
+        """A model without a price would cost $0 against a budget: price it at the operator's stand-in
+        price, or refuse it to anyone with a budget (hardening #2: 20 x 2M tokens, budget never moved)."""
+        if self.unpriced_price is not None:
+            return replace(entry, price=self.unpriced_price, fallback_priced=True)
+        if principal.team_budget_usd is not None or principal.key_budget_usd is not None:
+            raise PermissionDenied(
+                f"The model `{entry.alias}` has no price in this gateway's catalog, and your "
+                f"{'key' if principal.key_budget_usd is not None else 'team'} has a budget that it could not "
+                "count against. Ask the operator to price it in the catalog (or to set "
+                "LLM_GATEWAY_UNPRICED_MODEL_PRICE).", param="model", code="model_not_priced",
+            )
+        return entry
 
     async def _complete(self, call: ChatCall) -> Reply:
         completion = await call.provider.chat(call.entry, call.prepared, call.info)

@@ -69,6 +69,8 @@ def cost(entry: ModelEntry, usage: Usage) -> CostResult:
             continue
         breakdown[bucket] = Decimal(tokens) * price / _THOUSAND * mult
     total = sum(breakdown.values(), Decimal(0)).quantize(QUANTUM, rounding=ROUND_HALF_EVEN)
+    if entry.fallback_priced:  # charged at the operator's stand-in price: counted, but never called exact
+        missing = [bucket for bucket, attribute in BUCKETS if getattr(usage, attribute)] or ["input"]
     return CostResult(cost_usd=total, priced=not missing, breakdown=breakdown, missing=tuple(missing))
 
 

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from translators.json_depth import MAX_JSON_DEPTH, depth_exceeds
 from translators.openai_bedrock.caching import append_point, cache_point, content_point
 from translators.openai_bedrock.capabilities import ModelCapabilities
 from translators.openai_bedrock.content import ContentRules, content_blocks, plain_text
@@ -57,10 +58,13 @@ def _arguments(raw: Any, param: str) -> dict[str, Any]:
         return {}
     try:
         value = json.loads(raw) if isinstance(raw, str) else raw
-    except ValueError:
+    except (ValueError, RecursionError):
         raise TranslationError("tool call arguments are not valid JSON", param=param) from None
     if not isinstance(value, dict):
         raise TranslationError("tool call arguments must be a JSON object", param=param)
+    if depth_exceeds(value, MAX_JSON_DEPTH - 6):  # forwarded as toolUse.input, inside the request body
+        raise TranslationError(f"tool call arguments nest more than {MAX_JSON_DEPTH - 6} levels deep",
+                               param=param, code="json_too_deep")
     return value
 
 

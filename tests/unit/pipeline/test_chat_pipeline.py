@@ -13,7 +13,7 @@ import pytest
 
 from proxy.auth.principal import Limits, Principal
 from proxy.catalog.catalog import ModelCatalog, ModelEntry, Price
-from proxy.errors import UpstreamUnavailable
+from proxy.errors import PermissionDenied, UpstreamUnavailable
 from proxy.limits.local import LocalLimiter
 from proxy.observability.metrics import Metrics, render
 from proxy.pipeline.books import Books
@@ -225,3 +225,27 @@ async def test_provider_name_comes_from_the_provider_that_served_the_call() -> N
     reply = await run(chat, entry)
     assert isinstance(reply, Reply)
     assert reply.headers["x-gateway-provider"] == "other-upstream" and b'"provider":"other-upstream"' in reply.body
+
+
+BUDGETED = Principal(team_id="t2", team_name="T2", key_id="k2", team_budget_usd=Decimal("0.01"))
+
+
+async def test_an_unpriced_model_is_refused_to_a_budget_before_admission() -> None:
+    chat, recorder, _, _ = pipeline(FakeClient())
+    with pytest.raises(PermissionDenied) as refused:
+        await chat.run(request_id="r", principal=BUDGETED, entry=UNPRICED, body=body(), started=0.0)
+    assert refused.value.code == "model_not_priced" and refused.value.param == "model"
+    assert recorder.records == []  # refused before admission: nothing to book
+
+
+async def test_a_fallback_price_charges_unpriced_models_and_flags_them() -> None:
+    recorder, metrics = Recorder(), Metrics()
+    chat = ChatPipeline(providers={"bedrock": BedrockProvider(FakeClient())},  # type: ignore[arg-type]
+                        limiter=LocalLimiter(), books=Books(metrics, recorder),
+                        unpriced_price=Price(input=Decimal("0.015"), output=Decimal("0.075")))
+    reply = await chat.run(request_id="r", principal=BUDGETED, entry=UNPRICED, body=body(), started=0.0)
+    assert isinstance(reply, Reply)
+    assert reply.headers["x-gateway-cost-usd"] == "0.015000000" and reply.headers["x-gateway-cost-priced"] == "false"
+    await reply.after()
+    assert [(r.cost_usd, r.priced) for r in recorder.records] == [(Decimal("0.015"), False)]
+    assert metrics.missing_price == {"unpriced": 1}
