@@ -111,9 +111,10 @@ async def rotate_key(request: Request) -> Response:
     if not isinstance(body, dict) or set(body) - {"grace_seconds"}:
         raise InvalidRequest("Expected a JSON object with optional 'grace_seconds'.", param="grace_seconds")
     grace = body.get("grace_seconds", 0)
-    if isinstance(grace, bool) or not isinstance(grace, int) or grace < 0:
+    if isinstance(grace, bool) or not isinstance(grace, int) or not 0 <= grace <= keyparse.MAX_GRACE_SECONDS:
         raise InvalidRequest(
-            "Invalid 'grace_seconds': expected a non-negative integer.", param="grace_seconds"
+            f"Invalid 'grace_seconds': expected a non-negative integer up to {keyparse.MAX_GRACE_SECONDS}.",
+            param="grace_seconds",
         )
     old, new, secret = await keyops.rotate_key(
         svc.keystore, svc.settings, request.path_params["key_id"], grace, svc.auth.invalidate,

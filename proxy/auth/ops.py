@@ -177,11 +177,13 @@ async def rotate_key(
         "monthly_budget_usd": old.monthly_budget_usd,
         "allowed_models": old.allowed_models,
     }
+    # Everything that can fail on the input is computed before the new key exists: a rotation either
+    # returns the new secret or creates nothing.
+    until = datetime.now(UTC) + timedelta(seconds=min(grace_seconds, keyparse.MAX_GRACE_SECONDS))
     new, secret = await create_key(store, settings, fields, invalidate, hasher=hasher)
     if grace_seconds <= 0:
         old = await store.update_key(key_id, status="revoked")
     else:
-        until = datetime.now(UTC) + timedelta(seconds=grace_seconds)
         if old.expires_at is None or datetime.fromisoformat(old.expires_at) > until:
             old = await store.update_key(key_id, expires_at=keyparse.iso(until))
     await invalidate(key_hash=old.key_hash)

@@ -5,6 +5,7 @@ Each parser returns only the fields that were present, already converted to the 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -22,8 +23,22 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def money_json(value: Decimal | None) -> float | None:
-    return None if value is None else float(value)
+# Bounds that keep every stored value representable everywhere it goes: JSON floats, Redis/Lua numbers
+# (doubles, exact to 2**53) in nano-dollars, and datetime arithmetic (hardening #5, Low).
+# $1bn a month. The limiter counts nano-USD in Lua doubles: exact up to 2**53 nanos (~$9M), then within
+# 128 nanos ($1.3e-7) at this bound, so a budget can never overflow or lose a cent.
+MAX_BUDGET_USD = Decimal(10) ** 9
+MAX_LIMIT = 10**12
+MAX_DAYS = 36_500  # 100 years
+MAX_GRACE_SECONDS = 10 * 366 * 24 * 3600
+
+
+def money_json(value: Decimal | None) -> float | str | None:
+    """A stored amount as JSON; one written before the bounds existed is shown as a string, never a 500."""
+    if value is None:
+        return None
+    as_float = float(value)
+    return as_float if math.isfinite(as_float) and value.is_finite() else str(value)
 
 
 def _bad(param: str, why: str) -> InvalidRequest:
@@ -55,8 +70,8 @@ def limits(value: Any, param: str = "limits") -> dict[str, int | None]:
     for name, raw in value.items():
         if name not in LIMIT_FIELDS:
             raise _bad(f"{param}.{name}", "unknown limit")
-        if raw is not None and (isinstance(raw, bool) or not isinstance(raw, int) or raw < 1):
-            raise _bad(f"{param}.{name}", "expected a positive integer, or null for no limit")
+        if raw is not None and (isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= MAX_LIMIT):
+            raise _bad(f"{param}.{name}", f"expected a positive integer up to {MAX_LIMIT:.0e}, or null for no limit")
         out[name] = raw
     return out
 
@@ -72,6 +87,10 @@ def money(value: Any, param: str = "monthly_budget_usd") -> Decimal | None:
         raise _bad(param, "expected a number of US dollars, or null") from None
     if not amount.is_finite() or amount < 0:
         raise _bad(param, "expected a non-negative number")
+    if amount > MAX_BUDGET_USD:
+        raise _bad(param, f"expected at most {MAX_BUDGET_USD:,} US dollars")
+    if amount != amount.quantize(Decimal("1e-9")):
+        raise _bad(param, "expected at most 9 decimals (the gateway counts nano-dollars)")
     return amount
 
 
@@ -105,8 +124,8 @@ def expires_at(value: Any, param: str = "expires_at") -> str | None:
 
 
 def expires_in_days(value: Any, param: str = "expires_in_days") -> str:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise _bad(param, "expected a positive number of days")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= MAX_DAYS:
+        raise _bad(param, f"expected a positive number of days, at most {MAX_DAYS}")
     return iso(datetime.now(UTC) + timedelta(days=value))
 
 

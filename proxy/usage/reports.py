@@ -89,12 +89,25 @@ def group_report(rows: Iterable[DailyAggregate], group_by: str) -> list[dict[str
     return report
 
 
+# OWASP's rule for CSV injection: a cell a spreadsheet would read as a formula gets a leading quote.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """Text cells (team ids, cost centers, model names) are neutralised; numbers pass through."""
+    if not isinstance(value, str):
+        return value
+    value = value.replace("\0", "")
+    return "'" + value if value.startswith(_FORMULA_STARTS) else value
+
+
 def report_csv(report: list[dict[str, Any]], start: date, end: date) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for item in report:
-        writer.writerow({"from": start.isoformat(), "to": end.isoformat(), **item})
+        writer.writerow({"from": start.isoformat(), "to": end.isoformat(),
+                         **{name: csv_cell(value) for name, value in item.items()}})
     return out.getvalue()
 
 

@@ -214,3 +214,48 @@ def test_deleting_a_team_revokes_its_keys(client: TestClient) -> None:
     with pytest.raises(openai.AuthenticationError):
         _sdk(client, created["key"]).models.list()
     assert client.get(f"/admin/keys/{created['key_id']}", headers=ADMIN).json()["status"] == "revoked"
+
+
+@pytest.mark.parametrize(("body", "param"), [
+    ({"monthly_budget_usd": "1e5000"}, "monthly_budget_usd"),
+    ({"monthly_budget_usd": 1e300}, "monthly_budget_usd"),
+    ({"monthly_budget_usd": "0.0000000001"}, "monthly_budget_usd"),
+    ({"limits": {"rpm": 10**30}}, "limits.rpm"),
+])
+def test_absurd_amounts_are_refused_and_nothing_is_stored(
+    client: TestClient, body: dict[str, Any], param: str
+) -> None:
+    """Hardening #5: "1e5000" used to be stored while the API answered 500, breaking every list after."""
+    resp = client.post("/admin/teams", json={"team_id": "absurd", "team_name": "x", **body}, headers=ADMIN)
+    assert resp.status_code == 400 and resp.json()["error"]["param"] == param, resp.text
+    assert client.get("/admin/teams/absurd", headers=ADMIN).status_code == 404
+    assert client.get("/admin/teams", headers=ADMIN).status_code == 200
+    _team_and_key(client)
+    changed = client.patch("/admin/teams/acme", json=body, headers=ADMIN)
+    assert changed.status_code == 400
+    assert client.get("/admin/keys", headers=ADMIN).status_code == 200
+
+
+def test_huge_dates_and_graces_are_400s_and_rotation_is_all_or_nothing(client: TestClient) -> None:
+    created = _team_and_key(client)
+    too_far = client.post("/admin/keys", json={"team_id": "acme", "expires_in_days": 1e12}, headers=ADMIN)
+    assert too_far.status_code == 400 and too_far.json()["error"]["param"] == "expires_in_days"
+    before = len(client.get("/admin/keys", headers=ADMIN).json()["data"])
+    rotated = client.post(f"/admin/keys/{created['key_id']}/rotate", json={"grace_seconds": 10**15}, headers=ADMIN)
+    assert rotated.status_code == 400 and rotated.json()["error"]["param"] == "grace_seconds"
+    assert len(client.get("/admin/keys", headers=ADMIN).json()["data"]) == before  # no orphan key
+
+
+def test_a_budget_stored_before_the_bounds_still_reads(client: TestClient) -> None:
+    from decimal import Decimal
+
+    from proxy.auth import parse
+
+    assert parse.money_json(Decimal("1e5000")) == "1E+5000"  # shown, never a 500 on GET /admin/teams
+    assert parse.money_json(Decimal("12.5")) == 12.5
+
+
+def test_deeply_nested_admin_bodies_are_400s(client: TestClient) -> None:
+    raw = b'{"team_id": "deep", "team_name": "x", "tags": ' + b'{"a":' * 100_000 + b"1" + b"}" * 100_000 + b"}"
+    resp = client.post("/admin/teams", content=raw, headers={**ADMIN, "content-type": "application/json"})
+    assert resp.status_code == 400 and resp.json()["error"]["type"] == "invalid_request_error"

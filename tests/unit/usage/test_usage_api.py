@@ -150,3 +150,17 @@ async def test_cli_report_csv_reads_the_configured_store(tmp_path: Path, monkeyp
     assert "2026-11-01,2026-11-30,cc-42,12,0,0,0,0,0,0,6.000000000" not in out  # tokens are counted
     assert "2026-11-01,2026-11-30,cc-42,12," in out and ",6.000000000\n" in out
     assert Decimal("6") == Decimal(out.split('"cost_usd": "')[1].split('"')[0])
+
+
+@pytest.mark.parametrize("hostile", ['=HYPERLINK("http://evil","x")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)",
+                                     "\tx", "\rx"])
+def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(hostile: str) -> None:
+    """Hardening #6: cost_center (or a team id or model name) = a formula must stay text in the export."""
+    from datetime import date
+
+    report = [{"group": hostile + "\0", "requests": 1, "cost_usd": "0.5"}]
+    text = reports.report_csv(report, date(2026, 1, 1), date(2026, 1, 31))
+    row = text.splitlines()[1]
+    assert "\0" not in text
+    assert row.split(",")[2].lstrip('"').startswith("'")
+    assert reports.csv_cell("-2+3") == "'-2+3" and reports.csv_cell(5) == 5 and reports.csv_cell("team-a") == "team-a"
