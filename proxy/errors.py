@@ -99,6 +99,22 @@ class PayloadTooLarge(GatewayError):
     code = "request_too_large"
 
 
+class RequestTimeout(GatewayError):
+    """408: the client did not send its request line, headers or body in time (proxy/server/)."""
+
+    status = 408
+    type = "invalid_request_error"
+    code = "request_timeout"
+
+
+class RequestHeaderFieldsTooLarge(GatewayError):
+    """431: the request line + headers exceed LLM_GATEWAY_HTTP_MAX_HEADER_BYTES (proxy/server/)."""
+
+    status = 431
+    type = "invalid_request_error"
+    code = "request_header_fields_too_large"
+
+
 class RateLimited(GatewayError):
     """429: a rate limit (type "requests"/"tokens") or Bedrock throttling; carries Retry-After."""
 
@@ -157,6 +173,19 @@ class Overloaded(GatewayError):
     def __init__(self, message: str, *, retry_after_s: int = 1, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.headers.setdefault("retry-after", str(retry_after_s))
+
+
+class ShuttingDown(GatewayError):
+    """503: the process is draining (SIGTERM) and this call outlasted the deadline; retry elsewhere."""
+
+    status = 503
+    type = "api_error"
+    code = "server_shutting_down"
+
+    def __init__(self, message: str = "The gateway is restarting and could not finish this call in time; retry.",
+                 **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.headers.setdefault("retry-after", "1")
 
 
 class UpstreamTimeout(GatewayError):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -63,6 +66,17 @@ Press Ctrl-C to stop.
 """
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the demo process dies (Linux prctl PR_SET_PDEATHSIG)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
 def run_demo(*, host: str, port: int, emulator_port: int) -> int:
     state = _demo_secrets()
     env = environ_snapshot()
@@ -74,14 +88,20 @@ def run_demo(*, host: str, port: int, emulator_port: int) -> int:
         "LLM_GATEWAY_DEMO_KEY": state["api_key"],
         "LLM_GATEWAY_ADMIN_KEY": env.get("LLM_GATEWAY_ADMIN_KEY") or state["admin_key"],
     })
+    # `kill <demo pid>` must not orphan the emulator and the gateway (hardening #8): SIGTERM and SIGHUP
+    # unwind like Ctrl-C so the finally below stops them, and on Linux they die with us even on SIGKILL.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
     emulator = subprocess.Popen(
-        [sys.executable, "-m", "bedrock_emulator", "--host", "127.0.0.1", "--port", str(emulator_port)], env=env
+        [sys.executable, "-m", "bedrock_emulator", "--host", "127.0.0.1", "--port", str(emulator_port)], env=env,
+        preexec_fn=_die_with_parent,
     )
     gateway = None
     try:
         _wait_for(emulator_port, emulator)
         gateway = subprocess.Popen(
-            [sys.executable, "-m", "proxy", "serve", "--host", host, "--port", str(port)], env=env
+            [sys.executable, "-m", "proxy", "serve", "--host", host, "--port", str(port)], env=env,
+            preexec_fn=_die_with_parent,
         )
         _wait_for(port, gateway)
         print(_banner(host, port, {**state, "admin_key": env["LLM_GATEWAY_ADMIN_KEY"]}), flush=True)

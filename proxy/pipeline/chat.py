@@ -18,11 +18,12 @@ import orjson
 
 from proxy.auth.principal import Principal
 from proxy.catalog.catalog import ModelEntry, Price
-from proxy.errors import GatewayError, PermissionDenied
+from proxy.errors import GatewayError, PermissionDenied, ShuttingDown
 from proxy.ids import random_hex
 from proxy.limits.redis import Limiter
 from proxy.pipeline.books import Books
 from proxy.pipeline.call import ChatCall
+from proxy.pipeline.drain import DRAIN, Drain
 from proxy.pipeline.estimates import COMPLETION_ALLOWANCE, WORST_CASE_COMPLETION
 from proxy.pipeline.relay import abandon, relay
 from proxy.providers.base import CallInfo, Provider, UnreadableResponse
@@ -48,13 +49,14 @@ class StreamReply:
 class ChatPipeline:
     def __init__(self, *, providers: Mapping[str, Provider], limiter: Limiter, books: Books,
                  drop_unsupported: bool = False, keepalive_s: float = 0.0,
-                 unpriced_price: Price | None = None) -> None:
+                 unpriced_price: Price | None = None, drain: Drain = DRAIN) -> None:
         self.providers = providers
         self.limiter = limiter
         self.books = books
         self.drop_unsupported = drop_unsupported
         self.keepalive_s = keepalive_s
         self.unpriced_price = unpriced_price
+        self.drain = drain
 
     async def run(self, *, request_id: str, principal: Principal, entry: ModelEntry, body: dict[str, Any],
                   started: float) -> Reply | StreamReply:
@@ -74,10 +76,20 @@ class ChatPipeline:
             principal=principal, entry=entry, provider=provider, prepared=prepared, admission=admission,
             started=started,
         )
+        task = self.drain.track()
         try:
             if prepared.stream:
                 return await self._stream(call)
             return await self._complete(call)
+        except asyncio.CancelledError as exc:
+            if not self.drain.is_shutdown(exc):
+                await asyncio.shield(self.books.close(call, status="client_disconnected",
+                                                      streaming=prepared.stream))
+                raise
+            if task is not None:
+                task.uncancel()  # this cancellation is ours: answer it in the envelope instead
+            await self.books.close(call, status="shutdown", streaming=prepared.stream)
+            raise ShuttingDown() from None
         except GatewayError:
             await self.books.close(call, status="upstream_error", streaming=prepared.stream)
             raise
@@ -85,12 +97,11 @@ class ChatPipeline:
             call.usage = exc.usage
             await self.books.close(call, status="error", streaming=prepared.stream)
             raise exc.__cause__ or exc from None
-        except asyncio.CancelledError:
-            await asyncio.shield(self.books.close(call, status="client_disconnected", streaming=prepared.stream))
-            raise
         except BaseException:
             await self.books.close(call, status="error", streaming=prepared.stream)
             raise
+        finally:
+            self.drain.done(task)  # a stream's relay tracks itself again for its own life (relay.py)
 
     def _unpriced(self, entry: ModelEntry, principal: Principal) -> ModelEntry:
         """A model without a price would cost $0 against a budget: price it at the operator's stand-in
@@ -119,5 +130,5 @@ class ChatPipeline:
 
     async def _stream(self, call: ChatCall) -> StreamReply:
         stream = await call.provider.chat_stream(call.entry, call.prepared, call.info)
-        return StreamReply(relay(self.books, call, stream, self.keepalive_s), call.headers(),
+        return StreamReply(relay(self.books, call, stream, self.keepalive_s, self.drain), call.headers(),
                            functools.partial(abandon, self.books, call, stream))

@@ -13,9 +13,10 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from proxy.errors import GatewayError, InternalError
+from proxy.errors import GatewayError, InternalError, ShuttingDown
 from proxy.pipeline.books import Books
 from proxy.pipeline.call import ChatCall
+from proxy.pipeline.drain import Drain
 from proxy.pipeline.estimates import estimated_usage
 from proxy.pipeline.frames import DONE, KEEPALIVE, encode_chunk, encode_error
 from proxy.providers.base import ChatStream
@@ -23,8 +24,10 @@ from proxy.providers.base import ChatStream
 log = logging.getLogger("llm_gateway.chat")
 
 
-async def relay(books: Books, call: ChatCall, stream: ChatStream, keepalive_s: float) -> AsyncIterator[bytes]:
+async def relay(books: Books, call: ChatCall, stream: ChatStream, keepalive_s: float,
+                drain: Drain | None = None) -> AsyncIterator[bytes]:
     status, generated_chars = "client_disconnected", 0
+    task = drain.track() if drain is not None else None
     try:
         async for chunks in with_keepalive(stream, keepalive_s):
             if chunks is None:
@@ -44,6 +47,14 @@ async def relay(books: Books, call: ChatCall, stream: ChatStream, keepalive_s: f
         status = "upstream_error"
         yield encode_error(exc.body())
         yield DONE
+    except asyncio.CancelledError as exc:
+        if drain is None or not drain.is_shutdown(exc):
+            raise  # the client went away: the finally books it as client_disconnected
+        if task is not None:
+            task.uncancel()  # the drain deadline: end this stream in the client's envelope
+        status = "shutdown"
+        yield encode_error(ShuttingDown().body())
+        yield DONE
     except Exception:  # our bug, after the first byte: say so in-stream, keep the details in the log
         status = "error"
         log.exception("stream relay failed request_id=%s", call.request_id)
@@ -51,6 +62,8 @@ async def relay(books: Books, call: ChatCall, stream: ChatStream, keepalive_s: f
         yield DONE
     finally:
         # Books first: the client may disconnect (cancelling us) at any await from here on.
+        if drain is not None:
+            drain.done(task)
         try:
             if stream.usage is not None:
                 call.usage = stream.usage

@@ -62,9 +62,10 @@ def team_usage(team_id: str, team_name: str, days: int, end: date,
             "total_cost_usd": _money(total["cost_nanos"]),
             "avg_daily_cost_usd": float((from_nanos(total["cost_nanos"]) / days).quantize(_NANO)),
         },
-        "by_model": {model: {"requests": c["requests"], "tokens": c["total_tokens"],
-                             "prompt_tokens": c["prompt_tokens"], "completion_tokens": c["completion_tokens"],
-                             "cost_usd": _money(c["cost_nanos"])} for model, c in sorted(by_model.items())},
+        # The product sheet's shape: a list of objects, one per model, in name order.
+        "by_model": [{"model": model, "requests": c["requests"], "tokens": c["total_tokens"],
+                      "prompt_tokens": c["prompt_tokens"], "completion_tokens": c["completion_tokens"],
+                      "cost_usd": _money(c["cost_nanos"])} for model, c in sorted(by_model.items())],
         "by_day": [{"date": day, "requests": c["requests"], "tokens": c["total_tokens"],
                     "cost_usd": _money(c["cost_nanos"])} for day, c in sorted(by_day.items())],
     }

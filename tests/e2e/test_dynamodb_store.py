@@ -38,7 +38,8 @@ def test_gateway_on_dynamodb_and_redis(start_gateway: GatewayFactory, dynamodb_s
             break
         time.sleep(0.1)
     assert report["summary"]["total_requests"] == 2
-    assert report["by_model"]["nova-micro"]["tokens"] == report["summary"]["total_tokens"] > 0
+    by_model = {entry["model"]: entry for entry in report["by_model"]}
+    assert by_model["nova-micro"]["tokens"] == report["summary"]["total_tokens"] > 0
 
 
 def _base_env() -> dict[str, str]:

@@ -13,11 +13,12 @@ import pytest
 
 from proxy.auth.principal import Limits, Principal
 from proxy.catalog.catalog import ModelCatalog, ModelEntry, Price
-from proxy.errors import PermissionDenied, UpstreamUnavailable
+from proxy.errors import PermissionDenied, ShuttingDown, UpstreamUnavailable
 from proxy.limits.local import LocalLimiter
 from proxy.observability.metrics import Metrics, render
 from proxy.pipeline.books import Books
 from proxy.pipeline.chat import ChatPipeline, Reply, StreamReply
+from proxy.pipeline.drain import Drain
 from proxy.providers.base import CallInfo, Completion
 from proxy.providers.bedrock.provider import BedrockProvider
 from translators.openai_bedrock.capabilities import ModelCapabilities
@@ -249,3 +250,36 @@ async def test_a_fallback_price_charges_unpriced_models_and_flags_them() -> None
     await reply.after()
     assert [(r.cost_usd, r.priced) for r in recorder.records] == [(Decimal("0.015"), False)]
     assert metrics.missing_price == {"unpriced": 1}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_the_drain_deadline_ends_calls_in_the_envelope_and_books_them(stream: bool) -> None:
+    """Hardening #8: SIGTERM while calls outlast the window: an envelope for the client, a record for us."""
+    recorder, limiter = Recorder(), LocalLimiter()
+    drain = Drain()
+    chat = ChatPipeline(providers={"bedrock": BedrockProvider(FakeClient(hang=True, events=EVENTS[:2]))},  # type: ignore[arg-type]
+                        limiter=limiter, books=Books(Metrics(), recorder), drain=drain)
+
+    async def client() -> list[bytes] | Exception:
+        try:
+            reply = await run(chat, stream=stream)
+        except ShuttingDown as exc:
+            return exc
+        assert isinstance(reply, StreamReply)
+        return await drain_frames(reply)
+
+    task = asyncio.ensure_future(client())
+    await asyncio.sleep(0.02)
+    drain.begin(0.05)
+    outcome = await asyncio.wait_for(task, 2)
+    if stream:
+        assert isinstance(outcome, list) and outcome[-1] == b"data: [DONE]\n\n"
+        assert b'"server_shutting_down"' in outcome[-2] and b'"delta"' in b"".join(outcome)  # content came first
+    else:
+        assert isinstance(outcome, ShuttingDown) and outcome.status == 503 and outcome.headers["retry-after"] == "1"
+    assert [r.status for r in recorder.records] == ["shutdown"]
+    assert await slot_is_free(limiter)
+
+
+async def drain_frames(reply: StreamReply) -> list[bytes]:
+    return [frame async for frame in reply.frames]

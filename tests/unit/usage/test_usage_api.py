@@ -76,9 +76,11 @@ def test_usage_has_the_product_sheet_shape(client: TestClient) -> None:
                               "end": today.isoformat()}
     assert body["summary"] == {"total_requests": 3, "total_tokens": 16 + 18 + 20,
                                "total_cost_usd": 1.123457289, "avg_daily_cost_usd": 0.160493898}
-    assert body["by_model"]["llama"] == {"requests": 1, "tokens": 19, "prompt_tokens": 12,
+    by_model = {entry.pop("model"): entry for entry in body["by_model"]}  # a list, as the product sheet shows
+    assert [e for e in body["by_model"]] == [by_model["claude-x"], by_model["llama"]]  # in model order
+    assert by_model["llama"] == {"requests": 1, "tokens": 19, "prompt_tokens": 12,
                                          "completion_tokens": 7, "cost_usd": 5e-07}  # exact
-    assert set(body["by_model"]) == {"claude-x", "llama"}
+    assert set(by_model) == {"claude-x", "llama"}
     assert len(body["by_day"]) == 7 and body["by_day"][-1]["date"] == today.isoformat()
     assert body["by_day"][-1]["requests"] == 2 and body["by_day"][-3]["cost_usd"] == 1.0
     assert body["by_day"][0] == {"date": (today - timedelta(days=6)).isoformat(), "requests": 0,
