@@ -67,6 +67,8 @@ class ModelEntry:
     listed: bool = True  # False for raw Bedrock ids accepted outside the catalog
     provider: str = "bedrock"  # the key of the provider that serves it (proxy/services.py builds them)
     fallback_priced: bool = False  # price is the operator's LLM_GATEWAY_UNPRICED_MODEL_PRICE, not a list price
+    context_window: int | None = None  # tokens; None: unknown, never checked
+    max_output_tokens: int | None = None
 
     @property
     def profile_type(self) -> str:
@@ -115,6 +117,17 @@ def _price(raw: dict[str, Any] | None, where: str) -> Price | None:
             raise CatalogError(f"{where}.regions.{region}: not an AWS region name (like eu-central-1)")
         overrides[region] = replace(base, **_buckets(override, PRICE_KEYS, f"{where}.regions.{region}"))
     return replace(base, regions=overrides) if overrides else base
+
+
+def _limits(raw: Any, where: str) -> dict[str, int]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or set(raw) - {"context_window", "max_output_tokens"}:
+        raise CatalogError(f"{where}: expected a table with context_window and/or max_output_tokens")
+    for name, value in raw.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise CatalogError(f"{where}.{name}: expected a positive number of tokens")
+    return dict(raw)
 
 
 def _provider(raw: Any, where: str) -> str:
@@ -177,6 +190,7 @@ class ModelCatalog:
                 capabilities=_capabilities(raw.get("capabilities"), raw["bedrock_id"], at),
                 price=_price(raw.get("pricing"), f"{at}.pricing"),
                 provider=_provider(raw.get("provider", "bedrock"), at),
+                **_limits(raw.get("limits"), f"{at}.limits"),
             ))
         allow = data.get("settings", {}).get("allow_raw_model_ids", True)
         if allow_raw_model_ids is not None:
@@ -227,4 +241,6 @@ class ModelCatalog:
             capabilities=listed.capabilities if listed else guess_capabilities(name),
             price=self._price_for(listed.alias, name) if listed else None,
             listed=False,
+            context_window=listed.context_window if listed else None,
+            max_output_tokens=listed.max_output_tokens if listed else None,
         )

@@ -18,7 +18,7 @@ import orjson
 
 from proxy.auth.principal import Principal
 from proxy.catalog.catalog import ModelEntry, Price
-from proxy.errors import GatewayError, PermissionDenied, ShuttingDown
+from proxy.errors import GatewayError, InvalidRequest, PermissionDenied, ShuttingDown
 from proxy.ids import random_hex
 from proxy.limits.redis import Limiter
 from proxy.pipeline.books import Books
@@ -46,6 +46,26 @@ class StreamReply:
     on_abandon: Callable[[], Awaitable[None]]  # the client left before the first frame was asked for
 
 
+# The prompt estimate is ~4 characters a token: text that tokenizes unusually well (long repeats) can
+# come out at half the estimate, so only an estimate beyond twice the window is refused up front.
+CONTEXT_MARGIN = 2
+
+
+def check_model_limits(entry: ModelEntry, prompt_estimate: int, max_tokens: int | None) -> None:
+    """OpenAI's 400s for what the model cannot take, before any upstream call is paid for."""
+    if entry.max_output_tokens is not None and max_tokens is not None and max_tokens > entry.max_output_tokens:
+        raise InvalidRequest(
+            f"max_tokens is too large: {max_tokens}. This model supports at most {entry.max_output_tokens} "
+            f"completion tokens, whereas you provided {max_tokens}.", param="max_tokens", code="invalid_value",
+        )
+    if entry.context_window is not None and prompt_estimate > entry.context_window * CONTEXT_MARGIN:
+        raise InvalidRequest(
+            f"This model's maximum context length is {entry.context_window} tokens. However, your messages "
+            f"resulted in about {prompt_estimate} tokens. Please reduce the length of the messages.",
+            param="messages", code="context_length_exceeded",
+        )
+
+
 class ChatPipeline:
     def __init__(self, *, providers: Mapping[str, Provider], limiter: Limiter, books: Books,
                  drop_unsupported: bool = False, keepalive_s: float = 0.0,
@@ -65,6 +85,7 @@ class ChatPipeline:
         provider = self.providers[entry.provider]
         prepared = provider.prepare(body, entry, drop_unsupported=self.drop_unsupported)
         estimate = prepared.prompt_estimate
+        check_model_limits(entry, estimate, prepared.max_tokens)
         admission = await self.limiter.admit(
             principal,
             tokens=estimate + (prepared.max_tokens or COMPLETION_ALLOWANCE),

@@ -101,3 +101,17 @@ def test_with_a_fallback_price_unpriced_calls_count_against_the_budget(fallback_
     assert 429 in statuses  # the budget fills up: insufficient_quota, as with any priced model
     last = chat(fallback_gateway, key, model=UNPRICED, max_tokens=5)
     assert last.status_code == 429 and last.json()["error"]["code"] == "insufficient_quota"
+
+
+def test_a_prompt_far_beyond_the_context_window_is_refused_like_openai(gateway: Gateway) -> None:
+    """A 10 MB prompt (~2.6M tokens) to Claude 3 Haiku (200k): 400 context_length_exceeded, no Bedrock call."""
+    import openai
+
+    _, key = new_team(gateway)
+    with pytest.raises(openai.BadRequestError) as err:
+        gateway.client(key).chat.completions.create(
+            model="claude-3-haiku", messages=[{"role": "user", "content": "word " * 2_000_000}])
+    assert err.value.code == "context_length_exceeded" and err.value.param == "messages"
+    with pytest.raises(openai.BadRequestError) as too_many:
+        gateway.client(key).chat.completions.create(model="claude-3-haiku", messages=USER, max_tokens=100_000)
+    assert too_many.value.param == "max_tokens"

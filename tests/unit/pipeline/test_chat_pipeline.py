@@ -13,7 +13,7 @@ import pytest
 
 from proxy.auth.principal import Limits, Principal
 from proxy.catalog.catalog import ModelCatalog, ModelEntry, Price
-from proxy.errors import PermissionDenied, ShuttingDown, UpstreamUnavailable
+from proxy.errors import InvalidRequest, PermissionDenied, ShuttingDown, UpstreamUnavailable
 from proxy.limits.local import LocalLimiter
 from proxy.observability.metrics import Metrics, render
 from proxy.pipeline.books import Books
@@ -283,3 +283,27 @@ async def test_the_drain_deadline_ends_calls_in_the_envelope_and_books_them(stre
 
 async def drain_frames(reply: StreamReply) -> list[bytes]:
     return [frame async for frame in reply.frames]
+
+
+LIMITED = ModelEntry(alias="limited", bedrock_id="anthropic.claude-x-v1:0", description="",
+                     capabilities=ModelCapabilities(), price=PRICED.price, context_window=1000, max_output_tokens=100)
+
+
+async def test_requests_beyond_the_model_limits_are_400s_before_any_upstream_call() -> None:
+    """OpenAI answers context_length_exceeded without calling a model; so do we (product-sheet fidelity)."""
+    client = FakeClient(error=AssertionError("the upstream must not be called"))
+    chat, recorder, _, _ = pipeline(client)
+    with pytest.raises(InvalidRequest) as too_long:
+        await chat.run(request_id="r", principal=PRINCIPAL, entry=LIMITED, started=0.0,
+                       body={"model": "m", "messages": [{"role": "user", "content": "x" * 8_400}]})
+    assert too_long.value.code == "context_length_exceeded" and too_long.value.param == "messages"
+    assert "maximum context length is 1000 tokens" in too_long.value.message
+    with pytest.raises(InvalidRequest) as too_many:
+        await run(chat, LIMITED, max_tokens=101)
+    assert too_many.value.param == "max_tokens" and "at most 100" in too_many.value.message
+    assert recorder.records == []  # refused before admission
+    ok, _, _, _ = pipeline(FakeClient())
+    within = await ok.run(request_id="r", principal=PRINCIPAL, entry=LIMITED, started=0.0,
+                          body={"model": "m", "max_tokens": 100,
+                                "messages": [{"role": "user", "content": "x" * 7_000}]})
+    assert isinstance(within, Reply)  # an estimate up to twice the window is the model's to judge
