@@ -40,6 +40,13 @@ IGNORED = frozenset(
         "safety_identifier",
     }
 )
+# What OpenAI accepts for the ignored fields: a value of another type is OpenAI's 400, not ignored.
+IGNORED_TYPES: dict[str, tuple[type, ...]] = {
+    "user": (str,), "seed": (int,), "store": (bool,), "metadata": (dict,), "service_tier": (str,),
+    "parallel_tool_calls": (bool,), "prompt_cache_key": (str,), "safety_identifier": (str,),
+}
+_TYPE_NAMES = {str: "a string", int: "an integer", bool: "a boolean", dict: "an object"}
+
 # Vendor extensions: arrive at top level via the openai SDK's extra_body or LangChain's model_kwargs.
 EXTENSIONS = frozenset(
     {
@@ -89,11 +96,20 @@ def check_fields(body: dict[str, Any], *, drop_unsupported: bool) -> dict[str, A
                 )
             continue
         if key in IGNORED:
+            _check_ignored(key, value)
             continue
         if key not in TRANSLATED and key not in EXTENSIONS:
             raise TranslationError(f"Unrecognized request argument supplied: {key}", param=key)
         kept[key] = value
     return kept
+
+
+def _check_ignored(key: str, value: Any) -> None:
+    kinds = IGNORED_TYPES[key]
+    wrong_bool = isinstance(value, bool) and bool not in kinds  # True is an int to Python, not to OpenAI
+    if value is not None and (wrong_bool or not isinstance(value, kinds)):
+        raise TranslationError(f"Invalid type for '{key}': expected {_TYPE_NAMES[kinds[0]]}.", param=key,
+                               code="invalid_type")
 
 
 def _number(body: dict[str, Any], key: str, low: float, high: float) -> float | None:

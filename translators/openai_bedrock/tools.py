@@ -182,6 +182,9 @@ def plan_tools(
     for i, tool in enumerate(tools or []):
         specs.append(_tool_spec(tool, i, plan.tool_names, caps))
         append_point(specs, _tool_point(tool, i))
+    if choice_value is not None and not isinstance(choice_value, str | dict):
+        raise TranslationError("'tool_choice' must be a string or an object", param="tool_choice",
+                               code="invalid_type")
     choice = _choice(choice_value, plan.tool_names) if specs else None  # PITFALLS #13
     json_spec = _json_spec(body, caps, plan.tool_names)
     if isinstance(json_spec, str):

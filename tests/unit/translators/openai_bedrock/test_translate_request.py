@@ -196,3 +196,18 @@ def test_streaming_tools_capability_is_enforced() -> None:
     assert err.value.param == "stream" and "stream=false" in err.value.message
     no_tools = openai_request_to_converse({**body, "tools": None, "stream": True}, capabilities=caps)
     assert "toolConfig" not in no_tools.body
+
+
+@pytest.mark.parametrize(("field", "value"), [("tool_choice", 5), ("seed", "x"), ("user", 5), ("seed", True),
+                                              ("parallel_tool_calls", "yes"), ("metadata", [1])])
+def test_ignored_fields_of_the_wrong_type_are_400s_like_openai(field: str, value: object) -> None:
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], field: value}
+    with pytest.raises(TranslationError) as err:
+        openai_request_to_converse(body, capabilities=CAPS)
+    assert err.value.param == field
+
+
+def test_ignored_fields_of_the_right_type_are_still_ignored() -> None:
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "seed": 7, "user": "u-1",
+            "parallel_tool_calls": False, "metadata": {"a": "b"}, "tool_choice": "auto"}
+    assert "toolConfig" not in openai_request_to_converse(body, capabilities=CAPS).body
