@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
+from proxy.private_files import FILE_MODE, private_dir
 from proxy.usage.store.base import UsageRecord
 
 log = logging.getLogger("llm_gateway.usage")
@@ -28,11 +29,11 @@ class Spool:
 
     @classmethod
     def create(cls, directory: str) -> Spool:
-        folder = Path(directory)
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = private_dir(directory)
         name = f"usage-{os.getpid()}-{uuid.uuid4().hex[:12]}"
         tmp = folder / f"{name}.tmp"
-        fh = open(tmp, "ab")  # noqa: SIM115 - held open (and locked) for the process lifetime
+        # Held open (and locked) for the process lifetime; created 0600 (proxy/private_files.py).
+        fh = os.fdopen(os.open(tmp, os.O_CREAT | os.O_APPEND | os.O_WRONLY, FILE_MODE), "ab")
         fcntl.flock(fh, fcntl.LOCK_EX)
         # Renamed only once locked, so no starting process can mistake it for an orphan.
         final = folder / f"{name}.jsonl"

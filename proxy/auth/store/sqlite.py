@@ -25,6 +25,7 @@ from proxy.auth.store.base import (
     team_to_item,
 )
 from proxy.errors import Conflict, NotFound
+from proxy.private_files import private_file
 
 T = TypeVar("T")
 
@@ -53,6 +54,7 @@ class SqliteKeyStore:
 
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:
+            private_file(self._path)
             conn = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None, timeout=10)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA busy_timeout=10000")

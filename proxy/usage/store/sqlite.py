@@ -13,11 +13,11 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
 
+from proxy.private_files import private_file
 from proxy.usage.money import from_nanos
 from proxy.usage.store.base import COUNTERS, DailyAggregate, UsageRecord, counters, dedupe, expires_at
 
@@ -93,8 +93,7 @@ class SQLiteUsageStore:
         await self._run(self._open)
 
     def _open(self) -> None:
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        private_file(self.path)
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA busy_timeout = 10000")  # the key store writes the same file
         conn.execute("PRAGMA journal_mode = WAL")
