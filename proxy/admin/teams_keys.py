@@ -23,6 +23,10 @@ def _services(request: Request) -> Any:
     return request.app.state.services
 
 
+# The answers that carry a key's secret must not be kept by any cache or proxy on the way.
+NO_STORE = {"cache-control": "no-store"}
+
+
 async def _body(request: Request, *, optional: bool = False) -> Any:
     raw = await request.body()
     if optional and not raw.strip():
@@ -77,7 +81,7 @@ async def create_key(request: Request) -> Response:
     fields = keyparse.key_create(await _body(request))
     key, secret = await keyops.create_key(svc.keystore, svc.settings, fields, svc.auth.invalidate,
                                           hasher=svc.auth.hasher)
-    return JSONResponse(keyops.key_json(key, secret), status_code=201)
+    return JSONResponse(keyops.key_json(key, secret), status_code=201, headers=NO_STORE)
 
 
 async def list_keys(request: Request) -> Response:
@@ -121,7 +125,7 @@ async def rotate_key(request: Request) -> Response:
         hasher=svc.auth.hasher,
     )
     return JSONResponse(
-        {**keyops.key_json(new, secret), "rotated_from": keyops.key_json(old)}, status_code=201
+        {**keyops.key_json(new, secret), "rotated_from": keyops.key_json(old)}, status_code=201, headers=NO_STORE
     )
 
 

@@ -18,6 +18,7 @@ from proxy.auth import ops as keyops
 from proxy.auth import parse as keyparse
 from proxy.auth.store.base import KeyStore
 from proxy.errors import GatewayError, InvalidRequest
+from proxy.observability.logs import escape
 from proxy.services import open_keystore
 from proxy.settings import Settings
 
@@ -155,7 +156,9 @@ def _print(result: Any, *, as_json: bool) -> None:
         return
     rows = result["data"] if isinstance(result, dict) and result.get("object") == "list" else [result]
     for row in rows:
-        print("  ".join(f"{k}={v}" for k, v in row.items() if v not in (None, {}, [], "") and k != "object"))
+        # Stored names and tags are operator input: printed escaped, a terminal never interprets them.
+        print("  ".join(f"{k}={escape(str(v))}" for k, v in row.items()
+                        if v not in (None, {}, [], "") and k != "object"))
     if isinstance(result, dict) and result.get("key"):
         print("Store this key now: it cannot be shown again.", file=sys.stderr)
 

@@ -259,3 +259,12 @@ def test_deeply_nested_admin_bodies_are_400s(client: TestClient) -> None:
     raw = b'{"team_id": "deep", "team_name": "x", "tags": ' + b'{"a":' * 100_000 + b"1" + b"}" * 100_000 + b"}"
     resp = client.post("/admin/teams", content=raw, headers={**ADMIN, "content-type": "application/json"})
     assert resp.status_code == 400 and resp.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_answers_with_a_secret_are_never_cached(client: TestClient) -> None:
+    created = client.post("/admin/teams", json={"team_id": "nc", "team_name": "x"}, headers=ADMIN)
+    assert created.status_code == 201
+    key = client.post("/admin/keys", json={"team_id": "nc"}, headers=ADMIN)
+    assert key.headers["cache-control"] == "no-store"
+    rotated = client.post(f"/admin/keys/{key.json()['key_id']}/rotate", json={}, headers=ADMIN)
+    assert rotated.status_code == 201 and rotated.headers["cache-control"] == "no-store"

@@ -107,3 +107,10 @@ def test_text_output_and_tables_create(db: Path, capsys) -> None:
     assert "key=sk-gw-" in captured.out and "cannot be shown again" in captured.err
     tables = {r[0] for r in sqlite3.connect(db).execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"teams", "api_keys"} <= tables
+
+
+def test_stored_control_characters_are_printed_escaped(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Hardening (Low): a team name with ANSI escapes must not drive the operator's terminal."""
+    assert cli("teams", "create", "--team-id", "esc", "--team-name", "evil\x1b[2J\nname") == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "evil\\x1b[2J\\nname" in out
