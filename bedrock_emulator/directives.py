@@ -28,9 +28,14 @@ STOP_REASONS = frozenset({
     "end_turn", "stop_sequence", "max_tokens", "model_context_window_exceeded", "tool_use",
     "guardrail_intervened", "content_filtered", "malformed_model_output", "malformed_tool_use",
 })
+# The stop_reason values of Anthropic's Messages API (InvokeModel / InvokeModelWithResponseStream).
+ANTHROPIC_STOP_REASONS = frozenset({
+    "end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal",
+    "model_context_window_exceeded",
+})
 _DIRECTIVE = re.compile(r"EMULATOR:([a-z_]+)(?:=(\S*))?")
 _REPLY = re.compile(r"EMULATOR:reply=([^\n]*)")
-_FLAGS = frozenset({"tool", "text_before_tool"})
+_FLAGS = frozenset({"tool", "text_before_tool", "thinking", "cache_write"})
 
 
 class DirectiveError(ValueError):
@@ -51,13 +56,16 @@ class Directives:
     tool: bool = False
     parallel_tools: int = 0
     text_before_tool: bool = False
+    thinking: bool = False        # a thinking/reasoning block first, even if the request did not enable it
+    cache_write: bool = False     # report the cached prefix as a cache write instead of a cache read
 
 
 def strip_directives(text: str) -> str:
     return _DIRECTIVE.sub("", _REPLY.sub("", text)).strip()
 
 
-def parse_directives(text: str) -> Directives:
+def parse_directives(text: str, stop_reasons: frozenset[str] = STOP_REASONS) -> Directives:
+    """The directives in ``text``; ``stop_reasons`` are the values ``EMULATOR:stop=`` may take."""
     found = Directives()
     reply = _REPLY.search(text)
     if reply:
@@ -65,13 +73,13 @@ def parse_directives(text: str) -> Directives:
     for match in _DIRECTIVE.finditer(_REPLY.sub("", text)):
         name, value = match.group(1), match.group(2)
         try:
-            _apply(found, name, value)
+            _apply(found, name, value, stop_reasons)
         except (ValueError, KeyError, IndexError) as exc:
             raise DirectiveError(f"bad emulator directive EMULATOR:{name}={value}: {exc}") from None
     return found
 
 
-def _apply(found: Directives, name: str, value: str | None) -> None:
+def _apply(found: Directives, name: str, value: str | None, stop_reasons: frozenset[str]) -> None:
     if name in _FLAGS:
         setattr(found, name, True)
         return
@@ -83,8 +91,8 @@ def _apply(found: Directives, name: str, value: str | None) -> None:
     elif name == "stream_error_after":
         found.stream_error_after = (int(head), tail or "modelStreamErrorException")
     elif name == "stop":
-        if value not in STOP_REASONS:
-            raise DirectiveError(f"unknown stopReason {value!r}")
+        if value not in stop_reasons:
+            raise DirectiveError(f"unknown stop reason {value!r} (one of {', '.join(sorted(stop_reasons))})")
         found.stop = value
     elif name == "usage":
         first, second = value.split(",")

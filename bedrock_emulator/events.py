@@ -44,15 +44,20 @@ def _block_events(index: int, block: dict[str, Any]) -> Iterator[Event]:
             yield "contentBlockDelta", {"contentBlockIndex": index, "delta": {"toolUse": {"input": piece}}}
     elif "reasoningContent" in block:
         reasoning = block["reasoningContent"]["reasoningText"]
-        for piece in _WORD.findall(reasoning["text"]):
+        for piece in words(reasoning["text"]):
             delta = {"reasoningContent": {"text": piece}}
             yield "contentBlockDelta", {"contentBlockIndex": index, "delta": delta}
         signature = {"reasoningContent": {"signature": reasoning["signature"]}}
         yield "contentBlockDelta", {"contentBlockIndex": index, "delta": signature}
     else:
-        for piece in _WORD.findall(block["text"]) or [""]:
+        for piece in words(block["text"]) or [""]:
             yield "contentBlockDelta", {"contentBlockIndex": index, "delta": {"text": piece}}
     yield "contentBlockStop", {"contentBlockIndex": index}
+
+
+def words(text: str) -> list[str]:
+    """``text`` as the word-sized pieces streams send (each word with its trailing whitespace)."""
+    return _WORD.findall(text)
 
 
 def split_in(text: str, parts: int) -> list[str]:

@@ -25,6 +25,7 @@ class Reply:
     blocks: list[dict[str, Any]] = field(default_factory=list)   # Converse content blocks, in order
     stop_reason: str = "end_turn"
     usage: dict[str, int] = field(default_factory=dict)
+    stop_sequence: str | None = None   # the stop sequence that cut the text (stop_reason stop_sequence)
 
 
 def tokens(chars: int) -> int:
@@ -45,7 +46,7 @@ def build_reply(body: dict, directives: Directives | None = None) -> Reply:
     text, results = last_user_text(body)
     found = directives or parse_directives(text)
     reply = Reply()
-    if _thinking_enabled(body):
+    if _thinking_enabled(body) or found.thinking:
         reply.blocks.append(_reasoning_block(text))
     tool_blocks = _tool_blocks(body, text, results, found)
     # Native structured output: the text itself is the JSON (an empty object unless EMULATOR:reply= says).
@@ -57,11 +58,13 @@ def build_reply(body: dict, directives: Directives | None = None) -> Reply:
         reply.blocks.extend(tool_blocks)
         reply.stop_reason = "tool_use"
     else:
-        answer, reply.stop_reason = _apply_limits(answer, body.get("inferenceConfig") or {})
+        answer, reply.stop_reason, reply.stop_sequence = _apply_limits(answer, body.get("inferenceConfig") or {})
         reply.blocks.append({"text": answer})
     if found.stop:
         reply.stop_reason = found.stop
-    reply.usage = _usage(body, reply.blocks, found)
+    if reply.stop_reason != "stop_sequence":
+        reply.stop_sequence = None
+    reply.usage = usage_for(body, reply.blocks, found)
     return reply
 
 
@@ -85,17 +88,18 @@ def _result_text(result: dict) -> str:
     return " ".join(parts)[:200]
 
 
-def _apply_limits(answer: str, config: dict) -> tuple[str, str]:
-    stop_reason = "end_turn"
+def _apply_limits(answer: str, config: dict) -> tuple[str, str, str | None]:
+    stop_reason, matched = "end_turn", None
     cuts = [(answer.find(s), s) for s in config.get("stopSequences") or [] if s in answer]
     if cuts:
-        answer = answer[: min(cuts)[0]]
+        position, matched = min(cuts)
+        answer = answer[:position]
         stop_reason = "stop_sequence"
     max_tokens = config.get("maxTokens")
     if max_tokens is not None and tokens(len(answer)) > max_tokens:
         answer = answer[: max_tokens * 4]
-        stop_reason = "max_tokens"
-    return answer, stop_reason
+        stop_reason, matched = "max_tokens", None
+    return answer, stop_reason, matched
 
 
 def _thinking_enabled(body: dict) -> bool:
@@ -156,7 +160,8 @@ def schema_example(schema: dict) -> Any:
     return simple.get(kind, TOOL_STRING_VALUE) if isinstance(kind, str) else TOOL_STRING_VALUE
 
 
-def _usage(body: dict, blocks: list[dict], found: Directives) -> dict[str, int]:
+def usage_for(body: dict, blocks: list[dict], found: Directives) -> dict[str, int]:
+    """Converse usage for ``blocks`` answering ``body``: every path (Converse, InvokeModel, CountTokens) uses it."""
     if found.usage is not None:
         inp, out = found.usage
         return {"inputTokens": inp, "outputTokens": out, "totalTokens": inp + out}
@@ -165,9 +170,12 @@ def _usage(body: dict, blocks: list[dict], found: Directives) -> dict[str, int]:
     usage = {"inputTokens": tokens(total - cached), "outputTokens": out}
     usage["totalTokens"] = usage["inputTokens"] + usage["outputTokens"]
     if cached:
-        usage["cacheReadInputTokens"] = tokens(cached)
-        usage["cacheWriteInputTokens"] = 0
-        usage["totalTokens"] += usage["cacheReadInputTokens"]
+        # The prefix up to the last cache point was "seen before" (a read) unless EMULATOR:cache_write says
+        # this is the first time (a write).
+        read, write = (0, tokens(cached)) if found.cache_write else (tokens(cached), 0)
+        usage["cacheReadInputTokens"] = read
+        usage["cacheWriteInputTokens"] = write
+        usage["totalTokens"] += read + write
     return usage
 
 
