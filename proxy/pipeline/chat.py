@@ -12,7 +12,7 @@ import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -26,8 +26,10 @@ from proxy.pipeline.call import ChatCall
 from proxy.pipeline.drain import DRAIN, Drain
 from proxy.pipeline.estimates import COMPLETION_ALLOWANCE, WORST_CASE_COMPLETION
 from proxy.pipeline.relay import abandon, relay
-from proxy.providers.base import CallInfo, Provider, UnreadableResponse
+from proxy.providers.base import CallInfo, PreparedChat, Provider, UnreadableResponse
 from proxy.usage import pricing
+
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +68,9 @@ def check_model_limits(entry: ModelEntry, prompt_estimate: int, max_tokens: int 
         )
 
 
-class ChatPipeline:
+class CallPipeline:
+    """What every client API shares: admission, the exits that book a call, the unpriced-model rule."""
+
     def __init__(self, *, providers: Mapping[str, Provider], limiter: Limiter, books: Books,
                  drop_unsupported: bool = False, keepalive_s: float = 0.0,
                  unpriced_price: Price | None = None, drain: Drain = DRAIN) -> None:
@@ -78,12 +82,11 @@ class ChatPipeline:
         self.unpriced_price = unpriced_price
         self.drain = drain
 
-    async def run(self, *, request_id: str, principal: Principal, entry: ModelEntry, body: dict[str, Any],
-                  started: float) -> Reply | StreamReply:
-        if entry.price is None:
-            entry = self._unpriced(entry, principal)
-        provider = self.providers[entry.provider]
-        prepared = provider.prepare(body, entry, drop_unsupported=self.drop_unsupported)
+    def priced(self, entry: ModelEntry, principal: Principal) -> ModelEntry:
+        return self._unpriced(entry, principal) if entry.price is None else entry
+
+    async def admit(self, *, info: CallInfo, principal: Principal, entry: ModelEntry, provider: Provider,
+                    prepared: PreparedChat, started: float) -> ChatCall:
         estimate = prepared.prompt_estimate
         check_model_limits(entry, estimate, prepared.max_tokens)
         admission = await self.limiter.admit(
@@ -91,35 +94,32 @@ class ChatPipeline:
             tokens=estimate + (prepared.max_tokens or COMPLETION_ALLOWANCE),
             cost_usd=pricing.worst_case_cost(entry, estimate, prepared.max_tokens or WORST_CASE_COMPLETION),
         )
-        call = ChatCall(
-            info=CallInfo(request_id=request_id, model=body["model"], completion_id="chatcmpl-" + random_hex(),
-                          created=int(time.time())),
-            principal=principal, entry=entry, provider=provider, prepared=prepared, admission=admission,
-            started=started,
-        )
+        return ChatCall(info=info, principal=principal, entry=entry, provider=provider, prepared=prepared,
+                        admission=admission, started=started)
+
+    async def guarded(self, call: ChatCall, step: Callable[[ChatCall], Awaitable[R]]) -> R:
+        """Run ``step`` (the upstream call) so that every way out of it books the call once."""
+        streaming = call.prepared.stream
         task = self.drain.track()
         try:
-            if prepared.stream:
-                return await self._stream(call)
-            return await self._complete(call)
+            return await step(call)
         except asyncio.CancelledError as exc:
             if not self.drain.is_shutdown(exc):
-                await asyncio.shield(self.books.close(call, status="client_disconnected",
-                                                      streaming=prepared.stream))
+                await asyncio.shield(self.books.close(call, status="client_disconnected", streaming=streaming))
                 raise
             if task is not None:
                 task.uncancel()  # this cancellation is ours: answer it in the envelope instead
-            await self.books.close(call, status="shutdown", streaming=prepared.stream)
+            await self.books.close(call, status="shutdown", streaming=streaming)
             raise ShuttingDown() from None
         except GatewayError:
-            await self.books.close(call, status="upstream_error", streaming=prepared.stream)
+            await self.books.close(call, status="upstream_error", streaming=streaming)
             raise
         except UnreadableResponse as exc:  # the upstream billed this call: book it though we cannot answer
             call.usage = exc.usage
-            await self.books.close(call, status="error", streaming=prepared.stream)
+            await self.books.close(call, status="error", streaming=streaming)
             raise exc.__cause__ or exc from None
         except BaseException:
-            await self.books.close(call, status="error", streaming=prepared.stream)
+            await self.books.close(call, status="error", streaming=streaming)
             raise
         finally:
             self.drain.done(task)  # a stream's relay tracks itself again for its own life (relay.py)
@@ -138,7 +138,22 @@ class ChatPipeline:
             )
         return entry
 
-    async def _complete(self, call: ChatCall) -> Reply:
+
+class ChatPipeline(CallPipeline):
+    """POST /v1/chat/completions: OpenAI in, any provider, OpenAI out."""
+
+    async def run(self, *, request_id: str, principal: Principal, entry: ModelEntry, body: dict[str, Any],
+                  started: float) -> Reply | StreamReply:
+        entry = self.priced(entry, principal)
+        provider = self.providers[entry.provider]
+        prepared = provider.prepare(body, entry, drop_unsupported=self.drop_unsupported)
+        info = CallInfo(request_id=request_id, model=body["model"], completion_id="chatcmpl-" + random_hex(),
+                        created=int(time.time()))
+        call = await self.admit(info=info, principal=principal, entry=entry, provider=provider,
+                                prepared=prepared, started=started)
+        return await self.guarded(call, self._stream if prepared.stream else self._complete)
+
+    async def _complete(self, call: ChatCall) -> Reply | StreamReply:
         completion = await call.provider.chat(call.entry, call.prepared, call.info)
         call.upstream_done = time.perf_counter()
         call.usage = completion.usage
@@ -149,7 +164,7 @@ class ChatPipeline:
         return Reply(orjson.dumps(body), call.headers(),
                      functools.partial(self.books.close, call, status="ok", streaming=False))
 
-    async def _stream(self, call: ChatCall) -> StreamReply:
+    async def _stream(self, call: ChatCall) -> Reply | StreamReply:
         stream = await call.provider.chat_stream(call.entry, call.prepared, call.info)
         return StreamReply(relay(self.books, call, stream, self.keepalive_s, self.drain), call.headers(),
                            functools.partial(abandon, self.books, call, stream))

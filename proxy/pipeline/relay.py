@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Protocol
 
 from proxy.errors import GatewayError, InternalError, ShuttingDown
 from proxy.pipeline.books import Books
@@ -24,42 +24,76 @@ from proxy.providers.base import ChatStream
 log = logging.getLogger("llm_gateway.chat")
 
 
+class Framing(Protocol):
+    """How one client API frames a stream (proxy/pipeline/frames.py): OpenAI's chunks, Anthropic's events."""
+
+    keepalive: bytes
+
+    def frame(self, call: ChatCall, stream: ChatStream, item: Any) -> bytes: ...
+    def chars(self, item: Any) -> int: ...  # generated characters in it: the estimate if usage never comes
+    def error(self, error: GatewayError) -> bytes: ...
+    def end(self) -> bytes: ...  # after the last item (OpenAI's [DONE]; nothing for Anthropic)
+
+
+class OpenAIChunks:
+    keepalive = KEEPALIVE
+
+    def frame(self, call: ChatCall, stream: ChatStream, item: Any) -> bytes:
+        return encode_chunk(_final(call, stream, item))
+
+    def chars(self, item: Any) -> int:
+        return _delta_chars(item)
+
+    def error(self, error: GatewayError) -> bytes:
+        return encode_error(error.body())
+
+    def end(self) -> bytes:
+        return DONE
+
+
+OPENAI = OpenAIChunks()
+
+
 async def relay(books: Books, call: ChatCall, stream: ChatStream, keepalive_s: float,
-                drain: Drain | None = None) -> AsyncIterator[bytes]:
+                drain: Drain | None = None, framing: Framing = OPENAI) -> AsyncIterator[bytes]:
     status, generated_chars = "client_disconnected", 0
     task = drain.track() if drain is not None else None
     try:
-        async for chunks in with_keepalive(stream, keepalive_s):
-            if chunks is None:
-                yield KEEPALIVE
+        async for items in with_keepalive(stream, keepalive_s):
+            if items is None:
+                yield framing.keepalive
                 continue
-            for chunk in chunks:
-                generated_chars += _delta_chars(chunk)  # the estimate if the upstream never reports usage
+            for item in items:
+                generated_chars += framing.chars(item)  # the estimate if the upstream never reports usage
                 if call.first_token is None and generated_chars:
                     call.first_token = time.perf_counter()
-                yield encode_chunk(_final(call, stream, chunk))
+                yield framing.frame(call, stream, item)
         call.upstream_done = time.perf_counter()
-        for chunk in stream.finish():
-            yield encode_chunk(_final(call, stream, chunk))
+        for item in stream.finish():
+            yield framing.frame(call, stream, item)
         status = "ok"
-        yield DONE
+        if end := framing.end():
+            yield end
     except GatewayError as exc:
         status = "upstream_error"
-        yield encode_error(exc.body())
-        yield DONE
+        yield framing.error(exc)
+        if end := framing.end():
+            yield end
     except asyncio.CancelledError as exc:
         if drain is None or not drain.is_shutdown(exc):
             raise  # the client went away: the finally books it as client_disconnected
         if task is not None:
             task.uncancel()  # the drain deadline: end this stream in the client's envelope
         status = "shutdown"
-        yield encode_error(ShuttingDown().body())
-        yield DONE
+        yield framing.error(ShuttingDown())
+        if end := framing.end():
+            yield end
     except Exception:  # our bug, after the first byte: say so in-stream, keep the details in the log
         status = "error"
         log.exception("stream relay failed request_id=%s", call.request_id)
-        yield encode_error(InternalError(f"The server had an error (request id {call.request_id}).").body())
-        yield DONE
+        yield framing.error(InternalError(f"The server had an error (request id {call.request_id})."))
+        if end := framing.end():
+            yield end
     finally:
         # Books first: the client may disconnect (cancelling us) at any await from here on.
         if drain is not None:

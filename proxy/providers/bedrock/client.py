@@ -86,6 +86,13 @@ class BedrockClient:
         )
         self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
 
+    def ready(self) -> str | None:
+        if self._session is None:
+            return "not started"
+        if self._frozen is None:
+            return "no AWS credentials in the standard chain"
+        return None
+
     async def close(self) -> None:
         if self._refreshing is not None:
             await asyncio.gather(self._refreshing, return_exceptions=True)
@@ -94,7 +101,30 @@ class BedrockClient:
             self._session = None
 
     async def converse(self, model_id: str, body: dict[str, Any], *, request_id: str) -> Any:
-        resp = await self._post(model_id, "converse", body, JSON, request_id)
+        return await self._json(await self._post(model_id, "converse", body, JSON, request_id), request_id)
+
+    async def converse_stream(self, model_id: str, body: dict[str, Any], *, request_id: str) -> BedrockEventStream:
+        resp = await self._post(model_id, "converse-stream", body, EVENTSTREAM, request_id)
+        stream = BedrockEventStream(resp, request_id=request_id)
+        await stream.prime()
+        return stream
+
+    async def invoke(self, model_id: str, body: dict[str, Any], *, request_id: str) -> Any:
+        """InvokeModel (an Anthropic Messages body for Claude): the JSON answer."""
+        return await self._json(await self._post(model_id, "invoke", body, JSON, request_id), request_id)
+
+    async def invoke_stream(self, model_id: str, body: dict[str, Any], *, request_id: str) -> BedrockEventStream:
+        """InvokeModelWithResponseStream: `chunk` events; the end of the message is inside their payloads."""
+        resp = await self._post(model_id, "invoke-with-response-stream", body, EVENTSTREAM, request_id)
+        stream = BedrockEventStream(resp, request_id=request_id, stop_event=None)
+        await stream.prime()
+        return stream
+
+    async def count_tokens(self, model_id: str, body: dict[str, Any], *, request_id: str) -> Any:
+        """CountTokens: ``{"input": {"invokeModel": {"body": "<json>"}}}`` -> ``{"inputTokens": N}``."""
+        return await self._json(await self._post(model_id, "count-tokens", body, JSON, request_id), request_id)
+
+    async def _json(self, resp: aiohttp.ClientResponse, request_id: str) -> Any:
         try:
             raw = await resp.read()
         except TimeoutError:
@@ -109,12 +139,6 @@ class BedrockClient:
         except orjson.JSONDecodeError:
             log.error("bedrock returned invalid JSON request_id=%s bytes=%d", request_id, len(raw))
             raise map_bedrock_error("", "invalid JSON from upstream", 502, request_id=request_id) from None
-
-    async def converse_stream(self, model_id: str, body: dict[str, Any], *, request_id: str) -> BedrockEventStream:
-        resp = await self._post(model_id, "converse-stream", body, EVENTSTREAM, request_id)
-        stream = BedrockEventStream(resp, request_id=request_id)
-        await stream.prime()
-        return stream
 
     async def _post(
         self, model_id: str, operation: str, body: dict[str, Any], accept: str, request_id: str
@@ -187,8 +211,13 @@ async def _error_from_response(resp: aiohttp.ClientResponse, request_id: str) ->
 class BedrockEventStream:
     """Async iterator of ConverseStream events in boto3's shape (``{"contentBlockDelta": {...}}``)."""
 
-    def __init__(self, resp: aiohttp.ClientResponse, *, request_id: str) -> None:
+    def __init__(
+        self, resp: aiohttp.ClientResponse, *, request_id: str, stop_event: str | None = "messageStop"
+    ) -> None:
         self._resp = resp
+        # The event that ends a complete stream (ConverseStream's messageStop); None when the end is
+        # inside the payloads (InvokeModelWithResponseStream) and the caller checks it.
+        self._stop_event = stop_event
         self._request_id = request_id
         self._decoder = EventStreamDecoder()
         self._queue: deque[dict[str, Any] | GatewayError] = deque()
@@ -247,7 +276,7 @@ class BedrockEventStream:
         self._queue.extend(events)
         if not chunk:
             self._eof = True
-            if self._decoder.pending or not self._saw_stop:
+            if self._decoder.pending or (self._stop_event is not None and not self._saw_stop):
                 log.warning("bedrock stream truncated request_id=%s", self._request_id)
                 self._queue.append(UpstreamStreamError("upstream stream ended unexpectedly"))
             else:
@@ -267,7 +296,7 @@ class BedrockEventStream:
             if not isinstance(payload, dict):
                 raise EventStreamError(f"event {event_type!r} payload is not an object")
             payload.pop("p", None)  # Bedrock's random-length padding; boto3 drops it too
-            if event_type == "messageStop":
+            if event_type == self._stop_event:
                 self._saw_stop = True
             return {event_type: payload}
         if kind == "exception":
