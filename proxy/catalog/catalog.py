@@ -19,6 +19,7 @@ from proxy.providers.bedrock.model_ids import (
     looks_like_bedrock_id,
     profile_type,
 )
+from translators.anthropic_bedrock.capabilities import AnthropicCapabilities
 from translators.openai_bedrock.capabilities import ModelCapabilities
 
 PROVIDERS = ("bedrock",)  # the provider kinds this version can build (proxy/services.py)
@@ -69,6 +70,16 @@ class ModelEntry:
     fallback_priced: bool = False  # price is the operator's LLM_GATEWAY_UNPRICED_MODEL_PRICE, not a list price
     context_window: int | None = None  # tokens; None: unknown, never checked
     max_output_tokens: int | None = None
+    aliases: tuple[str, ...] = ()  # other names clients send for it (Anthropic's dated ids, ...)
+    # The Anthropic Messages API (/v1/messages): Claude models go to Bedrock's InvokeModel natively with
+    # these betas and fields; other models answer through Converse (proxy/providers/bedrock/messages.py).
+    anthropic: AnthropicCapabilities = field(default_factory=AnthropicCapabilities)
+    anthropic_betas: frozenset[str] = frozenset()
+
+    @property
+    def native_anthropic(self) -> bool:
+        """Claude on Bedrock: InvokeModel takes the Messages API as it is."""
+        return base_model_id(self.bedrock_id).startswith("anthropic.")
 
     @property
     def profile_type(self) -> str:
@@ -119,7 +130,28 @@ def _price(raw: dict[str, Any] | None, where: str) -> Price | None:
     return replace(base, regions=overrides) if overrides else base
 
 
-def _limits(raw: Any, where: str) -> dict[str, int]:
+def _betas(raw: Any, where: str) -> frozenset[str]:
+    if not isinstance(raw, list) or not all(isinstance(b, str) and b for b in raw):
+        raise CatalogError(f"{where}.anthropic_betas: expected a list of beta names")
+    return frozenset(raw)
+
+
+def _anthropic(raw: dict[str, Any], default_betas: frozenset[str], where: str) -> dict[str, Any]:
+    aliases = raw.get("aliases", [])
+    if not isinstance(aliases, list) or not all(isinstance(a, str) and a for a in aliases):
+        raise CatalogError(f"{where}.aliases: expected a list of model names")
+    out: dict[str, Any] = {"aliases": tuple(aliases)}
+    out["anthropic_betas"] = _betas(raw["anthropic_betas"], where) if "anthropic_betas" in raw else default_betas
+    features = raw.get("anthropic")
+    if features is not None:
+        known = {f.name for f in fields(AnthropicCapabilities)}
+        if not isinstance(features, dict) or set(features) - known:
+            raise CatalogError(f"{where}.anthropic: expected a table of {sorted(known)}")
+        out["anthropic"] = AnthropicCapabilities(**{k: bool(v) for k, v in features.items()})
+    return out
+
+
+def _limits(raw: Any, where: str) -> dict[str, Any]:
     if raw is None:
         return {}
     if not isinstance(raw, dict) or set(raw) - {"context_window", "max_output_tokens"}:
@@ -155,7 +187,9 @@ class ModelCatalog:
     """
 
     def __init__(self, entries: list[ModelEntry], *, allow_raw_model_ids: bool = True,
-                 region: str | None = None, base_price_regions: tuple[str, ...] = BASE_PRICE_REGIONS) -> None:
+                 region: str | None = None, base_price_regions: tuple[str, ...] = BASE_PRICE_REGIONS,
+                 default_betas: frozenset[str] = frozenset()) -> None:
+        self.default_betas = default_betas  # for raw Claude ids without a listed sibling
         self.region = region
         self.base_price_regions = base_price_regions
         self._tables = {entry.alias: entry.price for entry in entries}  # with their regional overrides
@@ -163,6 +197,7 @@ class ModelCatalog:
         self.entries = {entry.alias: entry for entry in entries}
         self.allow_raw_model_ids = allow_raw_model_ids
         self._by_bedrock_id = {entry.bedrock_id: entry for entry in entries}
+        self._by_alias = {alias: entry for entry in entries for alias in entry.aliases}
         self._by_base_model = {entry.base_model_id: entry for entry in entries}
 
     @classmethod
@@ -178,6 +213,7 @@ class ModelCatalog:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise CatalogError(f"{where}: {exc}") from None
+        default_betas = _betas(data.get("settings", {}).get("anthropic_betas", []), f"{where}: settings")
         entries = []
         for alias, raw in data.get("models", {}).items():
             at = f"{where}: models.{alias}"
@@ -191,6 +227,7 @@ class ModelCatalog:
                 price=_price(raw.get("pricing"), f"{at}.pricing"),
                 provider=_provider(raw.get("provider", "bedrock"), at),
                 **_limits(raw.get("limits"), f"{at}.limits"),
+                **_anthropic(raw, default_betas, at),
             ))
         allow = data.get("settings", {}).get("allow_raw_model_ids", True)
         if allow_raw_model_ids is not None:
@@ -200,7 +237,7 @@ class ModelCatalog:
                 isinstance(r, str) and REGION_NAME.fullmatch(r) for r in base_regions):
             raise CatalogError(f"{where}: settings.base_price_regions must be a list of AWS region names")
         return cls(entries, allow_raw_model_ids=bool(allow), region=region,
-                   base_price_regions=tuple(base_regions))
+                   base_price_regions=tuple(base_regions), default_betas=default_betas)
 
     def unverified_prices(self) -> list[str]:
         """Priced models billed in a region that neither the base prices nor an override vouch for.
@@ -218,7 +255,10 @@ class ModelCatalog:
         return unverified
 
     def resolve(self, name: str) -> ModelEntry:
-        entry = self.entries.get(name) or self._by_bedrock_id.get(name)
+        entry = self.entries.get(name) or self._by_alias.get(name)
+        if entry is not None:
+            return entry
+        entry = self._by_bedrock_id.get(name)
         if entry is not None:
             return entry if entry.alias == name else self._raw(name, entry)
         if self.allow_raw_model_ids and looks_like_bedrock_id(name):
@@ -243,4 +283,6 @@ class ModelCatalog:
             listed=False,
             context_window=listed.context_window if listed else None,
             max_output_tokens=listed.max_output_tokens if listed else None,
+            anthropic=listed.anthropic if listed else AnthropicCapabilities(),
+            anthropic_betas=listed.anthropic_betas if listed else self.default_betas,
         )
