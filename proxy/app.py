@@ -9,8 +9,9 @@ from contextlib import asynccontextmanager
 
 import orjson
 from starlette.applications import Starlette
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -19,14 +20,32 @@ from proxy.admin import teams_keys as admin
 from proxy.admin import usage as admin_usage
 from proxy.api import usage as usage_api
 from proxy.api.chat import chat_completions
+from proxy.api.errors_middleware import UnexpectedErrorMiddleware
+from proxy.api.messages import count_tokens, messages
 from proxy.api.metrics import metrics_endpoint
 from proxy.api.middleware import RequestIdMiddleware
 from proxy.api.models import get_model, list_models
-from proxy.errors import GatewayError, InternalError, MethodNotAllowed, NotFound
+from proxy.api.ready import ready
+from proxy.errors import GatewayError, MethodNotAllowed, NotFound
 from proxy.services import Services, build_services, close_services
 from proxy.settings import Settings
 
 log = logging.getLogger("llm_gateway")
+
+
+class _NonEmptyPath(Convertor[str]):
+    """A path parameter of at least one character: `/v1/models/` is an unknown URL, not an empty model id."""
+
+    regex = ".+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("nonempty_path", _NonEmptyPath())
 
 
 async def health(request: Request) -> JSONResponse:
@@ -63,14 +82,11 @@ async def on_http_exception(request: Request, exc: Exception) -> Response:
     return error_response(request, error)
 
 
-async def on_unexpected(request: Request, exc: Exception) -> Response:
-    # The detail goes to the log with the request id; the client only learns that it was our fault.
-    request_id = request.scope.get("state", {}).get("request_id", "-")
-    log.exception("unhandled error request_id=%s", request_id)
-    error = InternalError(f"The server had an error while processing your request (request id {request_id}).")
-    response = error_response(request, error)
-    response.headers["x-request-id"] = request_id
-    return response
+async def on_client_disconnect(request: Request, exc: Exception) -> Response:
+    # The client left while sending its body (or the HTTP server closed it: LLM_GATEWAY_HTTP_BODY_TIMEOUT_S).
+    # Nobody reads this answer; no traceback either (one per abandoned upload would flood the log).
+    log.debug("client disconnected while sending %s %s", request.method, request.url.path)
+    return Response(status_code=400)
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Starlette:
@@ -91,10 +107,13 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
 
     routes = [
         Route("/health", health, methods=["GET"]),
+        Route("/ready", ready, methods=["GET"]),
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
         Route("/v1/chat", chat_completions, methods=["POST"]),
+        Route("/v1/messages", messages, methods=["POST"]),
+        Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
         Route("/v1/models", list_models, methods=["GET"]),
-        Route("/v1/models/{model_id:path}", get_model, methods=["GET"]),
+        Route("/v1/models/{model_id:nonempty_path}", get_model, methods=["GET"]),
         Route("/v1/usage", usage_api.usage_endpoint, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         *admin.routes,
@@ -106,9 +125,12 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         exception_handlers={
             GatewayError: on_gateway_error,
             HTTPException: on_http_exception,
-            Exception: on_unexpected,
+            ClientDisconnect: on_client_disconnect,
         },
     )
+    # A URL with a trailing slash is unknown (404 envelope), never a 307 whose Location echoes the Host header.
+    app.router.redirect_slashes = False
+    app.add_middleware(UnexpectedErrorMiddleware)  # inside RequestIdMiddleware: its 500 carries the id
     app.add_middleware(RequestIdMiddleware)
     return app
 

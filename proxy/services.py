@@ -7,20 +7,23 @@ Built in the app lifespan (proxy/app.py); reached as ``request.app.state.service
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Awaitable, Mapping
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from proxy.auth.admin_key import AdminGuard
+from proxy.auth.admin_key import AdminGuard, weak_admin_key
 from proxy.auth.secrets import KeyHasher
 from proxy.catalog.catalog import ModelCatalog, Price
 from proxy.observability.metrics import Metrics, series
 from proxy.pipeline.books import Books
 from proxy.pipeline.chat import ChatPipeline
+from proxy.pipeline.messages import MessagesPipeline
 from proxy.providers.base import Provider
-from proxy.settings import Settings
+from proxy.settings import ConfigError, Settings
 
 if TYPE_CHECKING:
     import redis.asyncio
@@ -34,6 +37,8 @@ if TYPE_CHECKING:
     from proxy.usage.store.base import UsageStore
 
 log = logging.getLogger("llm_gateway.catalog")
+
+READY_TIMEOUT_S = 2.0
 
 
 @dataclass
@@ -51,15 +56,39 @@ class Services:
     metrics: Metrics = field(default_factory=Metrics)
     admin_guard: AdminGuard = field(init=False)
     chat: ChatPipeline = field(init=False)
+    messages: MessagesPipeline = field(init=False)
 
     def __post_init__(self) -> None:
-        self.admin_guard = AdminGuard(self.settings.admin_key)
-        self.chat = ChatPipeline(
-            providers=self.providers, limiter=self.limiter, books=Books(self.metrics, self.usage),
-            drop_unsupported=self.settings.drop_unsupported_params, keepalive_s=self.settings.stream_keepalive_s,
-            unpriced_price=_unpriced_price(self.settings),
-        )
+        self.admin_guard = AdminGuard(self.settings.admin_key,
+                                      failures_per_minute=self.settings.admin_failures_per_minute)
+        shared: dict[str, Any] = {
+            "providers": self.providers, "limiter": self.limiter, "books": Books(self.metrics, self.usage),
+            "keepalive_s": self.settings.stream_keepalive_s, "unpriced_price": _unpriced_price(self.settings),
+        }
+        self.chat = ChatPipeline(drop_unsupported=self.settings.drop_unsupported_params, **shared)
+        self.messages = MessagesPipeline(**shared)
         self.metrics.collect(self._subsystem_series)
+
+    async def readiness(self) -> dict[str, str]:
+        """Each dependency: "ok" or why not (safe to show: no URL, key or message from a store)."""
+        period = time.strftime("%Y-%m", time.gmtime())
+
+        async def probe(name: str, check: Awaitable[object]) -> tuple[str, str]:
+            try:
+                await asyncio.wait_for(check, READY_TIMEOUT_S)
+            except Exception as exc:
+                return name, f"failing ({type(exc).__name__})"
+            return name, "ok"
+
+        checks = [probe("key_store", self.keystore.get_team("__readiness__")),
+                  probe("usage_store", self.usage_store.key_month_spend("__readiness__", "__readiness__", period))]
+        if self.redis is not None:
+            checks.append(probe("redis", self.redis.ping()))
+        results = dict(await asyncio.gather(*checks))
+        for name, provider in self.providers.items():
+            problem = provider.ready()
+            results[f"provider:{name}"] = "ok" if problem is None else problem
+        return results
 
     def _subsystem_series(self) -> list[str]:
         out = series("llm_gateway_catalog_unverified_prices", "gauge",
@@ -178,6 +207,14 @@ async def build_services(settings: Settings) -> Services:
             settings.aws_region, len(unverified), ", ".join(unverified), "/".join(catalog.base_price_regions),
             settings.aws_region,
         )
+    weak = weak_admin_key(settings.admin_key)
+    if weak is not None:
+        raise ConfigError(f"{weak} (hardening: a guessable admin key opens every team's keys and books).")
+    if not settings.key_pepper:
+        log.warning("LLM_GATEWAY_KEY_PEPPER is not set: key hashes use a public default pepper, so a "
+                    "leaked key table can be checked offline and forged checksum-valid keys cost a store "
+                    "read each. Set a random secret of 32+ characters (and keep it: changing it "
+                    "invalidates every key).")
     hasher = KeyHasher(settings.key_pepper)  # one for the process: the authenticator and key ops share it
     redis = redis_client(settings) if settings.redis_url else None
     keystore = open_keystore(settings)

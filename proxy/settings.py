@@ -75,6 +75,38 @@ class Settings:
         "LLM_GATEWAY_ALLOW_RAW_MODEL_IDS", True, _bool, doc="accept Bedrock model ids not in the catalog"
     )
 
+    # --- HTTP server (per process) -------------------------------------------------------------
+    http_max_header_bytes: int = _env(
+        "LLM_GATEWAY_HTTP_MAX_HEADER_BYTES", 64 * 1024, int,
+        doc="largest request line + headers in bytes; larger gets 431 and the connection is closed",
+    )
+    http_header_timeout_s: float = _env(
+        "LLM_GATEWAY_HTTP_HEADER_TIMEOUT_S", 10.0, float,
+        doc="seconds to receive a request's line and headers, from its first byte (the connection's start for "
+            "the first request); past it 408 and close",
+    )
+    http_body_timeout_s: float = _env(
+        "LLM_GATEWAY_HTTP_BODY_TIMEOUT_S", 30.0, float,
+        doc="max seconds of silence between request body bytes; past it 408 (if no response started) and close",
+    )
+    http_idle_timeout_s: float = _env(
+        "LLM_GATEWAY_HTTP_IDLE_TIMEOUT_S", 10.0, float,
+        doc="seconds a new connection may stay open without starting a request; then it is closed",
+    )
+    http_keepalive_timeout_s: float = _env(
+        "LLM_GATEWAY_HTTP_KEEPALIVE_TIMEOUT_S", 5.0, float,
+        doc="seconds an idle keep-alive connection stays open between requests",
+    )
+    http_max_connections: int = _env(
+        "LLM_GATEWAY_HTTP_MAX_CONNECTIONS", 2000, int,
+        doc="open connections per process; at the cap a new one closes the oldest idle (or stalled-header) "
+            "connection, else gets 503 server_overloaded",
+    )
+    http_max_in_flight: int = _env(
+        "LLM_GATEWAY_HTTP_MAX_IN_FLIGHT", 1000, int,
+        doc="requests being handled at once per process; beyond it 503 server_overloaded with retry-after: 1",
+    )
+
     # --- upstream: AWS Bedrock Runtime ----------------------------------------------------------
     aws_region: str = _env(
         "AWS_REGION", "us-east-1",
@@ -112,8 +144,22 @@ class Settings:
         "AWS_ENDPOINT_URL_DYNAMODB", None, _optional,
         doc="another DynamoDB endpoint, e.g. a local DynamoDB-compatible server",
     )
-    admin_key: str | None = _env("LLM_GATEWAY_ADMIN_KEY", None, _optional, doc="enables /admin/*")
-    key_pepper: str | None = _env("LLM_GATEWAY_KEY_PEPPER", None, _optional, doc="HMAC key for key hashes")
+    admin_key: str | None = _env(
+        "LLM_GATEWAY_ADMIN_KEY", None, _optional,
+        doc="enables /admin/*; 32+ random characters (a shorter or documented one stops the gateway at startup)",
+    )
+    key_pepper: str | None = _env(
+        "LLM_GATEWAY_KEY_PEPPER", None, _optional,
+        doc="HMAC key for key hashes; unset: a public default (logged as a warning at startup)",
+    )
+    admin_failures_per_minute: int = _env(
+        "LLM_GATEWAY_ADMIN_FAILURES_PER_MINUTE", 10, int,
+        doc="wrong admin keys per client address per minute before that address is refused (429) for the minute",
+    )
+    key_failures_per_minute: int = _env(
+        "LLM_GATEWAY_KEY_FAILURES_PER_MINUTE", 100, int,
+        doc="unknown well-formed keys per client address per minute before its uncached key lookups get 429",
+    )
     auth_cache_ttl_s: float = _env(
         "LLM_GATEWAY_AUTH_CACHE_TTL_S", 5.0, float,
         doc="seconds a valid key stays cached when Redis is not configured (with Redis: 60, dropped on every change)",
@@ -181,6 +227,10 @@ class Settings:
         "LLM_GATEWAY_BUDGET_ALERT_WEBHOOK_SECRET", None, _optional,
         doc="HMAC-SHA256 key of the x-llm-gateway-signature header on webhook deliveries",
     )
+    budget_alert_webhook_allow_private: bool = _env(
+        "LLM_GATEWAY_BUDGET_ALERT_WEBHOOK_ALLOW_PRIVATE", False, _bool,
+        doc="let the webhook reach loopback, private, link-local and metadata addresses (off: refused)",
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -204,6 +254,18 @@ class Settings:
             raise ConfigError(f"Config 'LLM_GATEWAY_STORE' must be sqlite or dynamodb, not {self.store!r}")
         if self.ratelimit_failure_policy not in {"open", "closed"}:
             raise ConfigError("Config 'LLM_GATEWAY_RATELIMIT_FAILURE_POLICY' must be open or closed")
+        http_limits = {
+            "LLM_GATEWAY_HTTP_MAX_HEADER_BYTES": self.http_max_header_bytes,
+            "LLM_GATEWAY_HTTP_HEADER_TIMEOUT_S": self.http_header_timeout_s,
+            "LLM_GATEWAY_HTTP_BODY_TIMEOUT_S": self.http_body_timeout_s,
+            "LLM_GATEWAY_HTTP_IDLE_TIMEOUT_S": self.http_idle_timeout_s,
+            "LLM_GATEWAY_HTTP_KEEPALIVE_TIMEOUT_S": self.http_keepalive_timeout_s,
+            "LLM_GATEWAY_HTTP_MAX_CONNECTIONS": self.http_max_connections,
+            "LLM_GATEWAY_HTTP_MAX_IN_FLIGHT": self.http_max_in_flight,
+        }
+        for name, value in http_limits.items():
+            if not value > 0 or value == float("inf"):
+                raise ConfigError(f"Config '{name}' must be a positive, finite number, not {value!r}")
 
     @staticmethod
     def env_names() -> list[str]:

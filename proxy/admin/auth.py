@@ -13,7 +13,8 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 
 def require_admin(request: Request) -> None:
-    request.app.state.services.admin_guard.check(request.headers)
+    client = request.client.host if request.client is not None else None
+    request.app.state.services.admin_guard.check(request.headers, client)
 
 
 def admin_only(handler: Handler) -> Handler:

@@ -21,7 +21,7 @@ from proxy.services import Services
 async def chat_completions(request: Request) -> Response | SSEResponse:
     services: Services = request.app.state.services
     started = time.perf_counter()
-    principal = await services.auth.authenticate(request.headers)
+    principal = await services.auth.authenticate(request.headers, request.client.host if request.client else None)
     body = await read_json_object(request, services.settings.max_body_bytes)
     entry = resolve_model(services.catalog, body, principal)
     reply = await services.chat.run(request_id=request.state.request_id, principal=principal, entry=entry,

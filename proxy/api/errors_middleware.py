@@ -13,6 +13,7 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from proxy.errors import InternalError
+from proxy.pipeline.messages import anthropic_error
 
 log = logging.getLogger("llm_gateway")
 
@@ -41,7 +42,9 @@ class UnexpectedErrorMiddleware:
             if started:
                 return  # the response is under way: the server closes the connection
             error = InternalError(f"The server had an error while processing your request (request id {request_id}).")
+            anthropic = str(scope.get("path", "")).startswith("/v1/messages")  # the client's own envelope
+            body = orjson.dumps(anthropic_error(error) if anthropic else error.body())
             # x-request-id is added by RequestIdMiddleware, which wraps this one (proxy/app.py).
             await send({"type": "http.response.start", "status": 500,
-                        "headers": [(b"content-type", b"application/json")]})
-            await send({"type": "http.response.body", "body": orjson.dumps(error.body())})
+                        "headers": [(b"content-type", b"application/json"), (b"request-id", request_id.encode())]})
+            await send({"type": "http.response.body", "body": body})

@@ -15,7 +15,7 @@ from proxy.usage.reports import parse_days, team_usage
 
 async def usage_endpoint(request: Request) -> Response:
     services = request.app.state.services
-    principal = await services.auth.authenticate(request.headers)
+    principal = await services.auth.authenticate(request.headers, request.client.host if request.client else None)
     days = parse_days(request.query_params.get("days"))
     end = datetime.now(UTC).date()
     rows = await services.usage_store.daily(principal.team_id, end - timedelta(days=days - 1), end)

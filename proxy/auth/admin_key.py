@@ -10,6 +10,7 @@ import hmac
 from collections.abc import Mapping
 
 from proxy.auth.authenticator import extract_secret
+from proxy.auth.throttle import FailureThrottle
 from proxy.errors import AuthenticationFailed, PermissionDenied
 
 DISABLED_MESSAGE = "The admin API is disabled: set LLM_GATEWAY_ADMIN_KEY to enable it."
@@ -22,16 +23,36 @@ def _digest(value: str) -> bytes:
     return hashlib.sha256(value.encode()).digest()
 
 
-class AdminGuard:
-    def __init__(self, admin_key: str | None) -> None:
-        self._digest = _digest(admin_key) if admin_key else None
+# Strings from the docs and examples an operator might paste; refused at startup like short keys.
+DOCUMENTED_KEYS = frozenset({"changeme", "admin", "secret", "sk-admin-e2e", "admin-secret", "your-admin-key"})
+MIN_ADMIN_KEY_LENGTH = 32
+ADMIN_FAILURES_PER_MINUTE = 10
 
-    def check(self, headers: Mapping[str, str]) -> None:
+
+def weak_admin_key(admin_key: str | None) -> str | None:
+    """Why the configured admin key is too weak to start with, or None."""
+    if not admin_key:
+        return None
+    if len(admin_key) < MIN_ADMIN_KEY_LENGTH:
+        return f"LLM_GATEWAY_ADMIN_KEY has {len(admin_key)} characters; use at least {MIN_ADMIN_KEY_LENGTH}"
+    if admin_key.lower() in DOCUMENTED_KEYS or len(set(admin_key)) < 8:
+        return "LLM_GATEWAY_ADMIN_KEY is a documented example or a repetition; generate a random one"
+    return None
+
+
+class AdminGuard:
+    def __init__(self, admin_key: str | None, *, failures_per_minute: int = ADMIN_FAILURES_PER_MINUTE) -> None:
+        self._digest = _digest(admin_key) if admin_key else None
+        self.throttle = FailureThrottle(failures_per_minute)
+
+    def check(self, headers: Mapping[str, str], client: str | None = None) -> None:
         if self._digest is None:
             raise PermissionDenied(DISABLED_MESSAGE, code="admin_disabled")
+        self.throttle.check(client)  # refused before the comparison: guessing from there learns nothing
         try:
             provided = extract_secret(headers)
         except AuthenticationFailed:
             raise AuthenticationFailed(MISSING_MESSAGE) from None
         if not hmac.compare_digest(_digest(provided), self._digest):
+            self.throttle.failed(client)
             raise PermissionDenied(DENIED_MESSAGE, code="admin_key_required")

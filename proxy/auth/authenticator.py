@@ -20,6 +20,7 @@ from proxy.auth import invalidation as auth_sync
 from proxy.auth.principal import ApiKey, Principal, Team
 from proxy.auth.secrets import SECRET_PREFIX, KeyHasher, mask
 from proxy.auth.store.base import KeyStore, now_iso
+from proxy.auth.throttle import FailureThrottle
 from proxy.errors import AuthenticationFailed, UpstreamUnavailable
 from proxy.settings import Settings
 
@@ -104,6 +105,7 @@ class Authenticator:
         self._clock = clock
         self._wall = wall_clock
         self._hasher = hasher or KeyHasher(settings.key_pepper)  # the composition root passes its one
+        self.throttle = FailureThrottle(settings.key_failures_per_minute)
         # Keys not in the gateway's checksummed format exist only as imports of LLM_GATEWAY_DEMO_KEY, so
         # any other such secret is refused without a store read: a flood of random keys costs no I/O.
         self._imported = frozenset({self._hasher.hash(settings.demo_key)} if settings.demo_key else ())
@@ -141,7 +143,8 @@ class Authenticator:
             return REDIS_TTL_S
         return self._settings.auth_cache_ttl_s
 
-    async def authenticate(self, headers: Mapping[str, str]) -> Principal:
+    async def authenticate(self, headers: Mapping[str, str], client: str | None = None) -> Principal:
+        """``client``: the caller's address, for the failed-attempt throttle (proxy/auth/throttle.py)."""
         secret = extract_secret(headers)
         key_hash = self._hasher.hash(secret)
         now = self._clock()
@@ -158,8 +161,10 @@ class Authenticator:
                 raise invalid_key(secret)
             if not self._plausible(secret, key_hash):
                 raise invalid_key(secret)
+            self.throttle.check(client)  # this key would cost a store read
         fresh = await self._lookup(key_hash, entry)
         if fresh is None:
+            self.throttle.failed(client)
             raise invalid_key(secret)
         self._touch(fresh.principal.key_id, now)
         return fresh.principal

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 
@@ -15,13 +14,23 @@ from proxy.settings import ConfigError, Settings
 
 
 def serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    from proxy.auth.admin_key import weak_admin_key
+    from proxy.observability.logs import configure
+    from proxy.pipeline.drain import begin_drain
+    from proxy.server.limits import HttpLimits
+    from proxy.server.run import build_config, run
 
     settings = Settings.from_env()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    uvicorn.run(
+    weak = weak_admin_key(settings.admin_key)
+    if weak is not None:  # said before binding a port (the lifespan refuses it too, for other launchers)
+        raise ConfigError(weak)
+    # One line per record, control characters escaped (proxy/observability/logs.py); uvicorn's loggers
+    # propagate to it because its own logging config is not applied (log_config=None).
+    configure(settings.log_level)
+    config = build_config(
         "proxy.app:create_app_from_env",
         factory=True,
+        limits=HttpLimits.from_settings(settings),
         host=args.host or settings.host,
         port=args.port or settings.port,
         workers=args.workers or settings.workers,
@@ -29,7 +38,11 @@ def serve(args: argparse.Namespace) -> int:
         # The access log is one synchronous write per request; x-request-id and usage records cover it.
         access_log=args.access_log,
         timeout_graceful_shutdown=30,
+        # On SIGTERM calls in flight get until 25 s, then end in the client's envelope, booked.
+        on_shutdown=begin_drain,
+        log_config=None,
     )
+    run(config)
     return 0
 
 

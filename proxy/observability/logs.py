@@ -29,6 +29,8 @@ def bounded(text: str, limit: int = MAX_LINE) -> str:
 class SafeFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         record.message = escape(record.getMessage())
+        if self.usesTime():
+            record.asctime = self.formatTime(record, self.datefmt)
         line = self.formatMessage(record)
         if record.exc_info:
             line += " | " + self.formatException(record.exc_info)

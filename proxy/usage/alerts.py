@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import calendar
+import functools
 import hashlib
 import hmac
+import ipaddress
 import logging
+import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
+import aiohttp.abc
 import orjson
 
 from proxy.settings import Settings
@@ -68,7 +73,8 @@ class BudgetAlerter:
         self.spent = spent  # e.g. the limiter's spent(); default: the store's aggregates
         self.retries = retries
         self.retry_delay_s = retry_delay_s
-        self._session_factory = http_session_factory or aiohttp.ClientSession
+        self._session_factory = http_session_factory or functools.partial(
+            _webhook_session, allow_private=settings.budget_alert_webhook_allow_private)
         self._session: aiohttp.ClientSession | None = None
         self._fired: set[str] = set()  # claimed here or seen claimed: skip the store next time
         self._tasks: set[asyncio.Task[None]] = set()
@@ -128,12 +134,19 @@ class BudgetAlerter:
         headers = {"content-type": "application/json", TIMESTAMP_HEADER: str(int(time.time()))}
         if self.settings.budget_alert_webhook_secret:
             headers[SIGNATURE_HEADER] = sign(self.settings.budget_alert_webhook_secret, body)
+        if not self.settings.budget_alert_webhook_allow_private and (literal := _private_literal(url)):
+            log.error("budget alert webhook refused: %s is a non-public address (set "
+                      "LLM_GATEWAY_BUDGET_ALERT_WEBHOOK_ALLOW_PRIVATE=true to allow) alert=%s", literal,
+                      alert["alert_id"])
+            return
         for attempt in range(1, self.retries + 1):
             try:
                 if self._session is None:
                     self._session = self._session_factory()
                 timeout = aiohttp.ClientTimeout(total=5)
-                async with self._session.post(url, data=body, headers=headers, timeout=timeout) as resp:
+                # Never follow a redirect: the signed body would be re-POSTed to whatever host it names.
+                async with self._session.post(url, data=body, headers=headers, timeout=timeout,
+                                              allow_redirects=False) as resp:
                     if resp.status < 300:
                         return
                     reason = f"HTTP {resp.status}"
@@ -153,3 +166,38 @@ class BudgetAlerter:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _non_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    return not ip.is_global or ip.is_multicast
+
+
+def _private_literal(url: str) -> str | None:
+    """The URL's host when it is an IP literal that is not public (aiohttp skips the resolver for those)."""
+    host = urlsplit(url).hostname or ""
+    try:
+        return host if _non_public(host) else None
+    except ValueError:
+        return None  # a name: the resolver below filters what it resolves to, at connect time
+
+
+class PublicOnlyResolver(aiohttp.abc.AbstractResolver):
+    """Resolves names to public addresses only, when the connection is made (no DNS-rebinding window)."""
+
+    def __init__(self) -> None:
+        self._inner = aiohttp.ThreadedResolver()
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[Any]:
+        public = [entry for entry in await self._inner.resolve(host, port, family) if not _non_public(entry["host"])]
+        if not public:
+            raise OSError(f"{host} resolves only to non-public addresses; the webhook refuses them")
+        return public
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+def _webhook_session(*, allow_private: bool) -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(resolver=None if allow_private else PublicOnlyResolver())
+    return aiohttp.ClientSession(connector=connector)

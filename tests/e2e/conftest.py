@@ -86,6 +86,10 @@ def start_gateway(
             "LLM_GATEWAY_ADMIN_KEY": ADMIN_KEY,
             "LLM_GATEWAY_DEFAULT_RPM": "100000",
             "LLM_GATEWAY_USAGE_FLUSH_INTERVAL_S": "0.2",
+            # Every test calls from 127.0.0.1, many with wrong keys on purpose: the failed-attempt throttle
+            # would lock the shared gateway for a minute. It is tested on gateways of its own.
+            "LLM_GATEWAY_ADMIN_FAILURES_PER_MINUTE": "1000000",
+            "LLM_GATEWAY_KEY_FAILURES_PER_MINUTE": "1000000",
         })
         env.update(env_overrides)
         log_path = workdir / "gateway.log"

@@ -115,3 +115,36 @@ def test_a_prompt_far_beyond_the_context_window_is_refused_like_openai(gateway: 
     with pytest.raises(openai.BadRequestError) as too_many:
         gateway.client(key).chat.completions.create(model="claude-3-haiku", messages=USER, max_tokens=100_000)
     assert too_many.value.param == "max_tokens"
+
+
+def test_a_weak_admin_key_stops_the_gateway_at_startup(start_gateway: GatewayFactory) -> None:
+    """Hardening #10: LLM_GATEWAY_ADMIN_KEY=a was accepted without a word."""
+    with pytest.raises(RuntimeError) as failed:
+        start_gateway(LLM_GATEWAY_ADMIN_KEY="a")
+    assert "LLM_GATEWAY_ADMIN_KEY has 1 characters; use at least 32" in str(failed.value)
+
+
+def test_admin_guesses_are_throttled_per_address(start_gateway: GatewayFactory) -> None:
+    throttled = start_gateway(LLM_GATEWAY_ADMIN_FAILURES_PER_MINUTE="10")
+    statuses = [httpx.get(f"{throttled.url}/admin/teams", headers={"Authorization": f"Bearer guess-{i}"}).status_code
+                for i in range(30)]
+    assert statuses[:10] == [403] * 10 and set(statuses[10:]) == {429}
+    refused = httpx.get(f"{throttled.url}/admin/teams", headers={"Authorization": "Bearer guess"})
+    assert refused.json()["error"]["code"] == "too_many_failed_attempts" and "retry-after" in refused.headers
+    assert httpx.get(f"{throttled.base_url}/models",  # team keys are not affected by admin guessing
+                     headers={"Authorization": f"Bearer {throttled.env['LLM_GATEWAY_DEMO_KEY']}"}).status_code == 200
+
+
+def test_ready_names_what_is_missing_without_secrets(gateway: Gateway, start_gateway: GatewayFactory) -> None:
+    ready = httpx.get(f"{gateway.url}/ready")
+    assert ready.status_code == 200, ready.text
+    assert ready.json() == {"status": "ready", "checks": {"key_store": "ok", "usage_store": "ok",
+                                                          "provider:bedrock": "ok"}}
+    from tests.conftest import free_port
+
+    dead_redis = f"redis://127.0.0.1:{free_port()}/0"
+    degraded = start_gateway(REDIS_URL=dead_redis)
+    answer = httpx.get(f"{degraded.url}/ready", timeout=10)
+    assert answer.status_code == 503 and answer.json()["checks"]["redis"].startswith("failing")
+    assert dead_redis not in answer.text
+    assert httpx.get(f"{degraded.url}/health").json()["status"] == "healthy"  # alive, just not ready

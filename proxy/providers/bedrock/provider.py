@@ -11,8 +11,10 @@ from typing import Any
 
 from proxy.catalog.catalog import ModelEntry
 from proxy.errors import InvalidRequest, UpstreamError
-from proxy.providers.base import CallInfo, Completion, PreparedChat, UnreadableResponse
+from proxy.providers.base import CallInfo, ChatStream, Completion, PreparedChat, UnreadableResponse
+from proxy.providers.bedrock import messages as messages_api
 from proxy.providers.bedrock.client import BedrockClient, BedrockEventStream
+from proxy.providers.bedrock.messages import PreparedMessages
 from proxy.providers.bedrock.tokens import estimate_prompt_tokens
 from translators.openai_bedrock import (
     ConverseRequest,
@@ -48,6 +50,9 @@ class BedrockProvider:
     def __init__(self, client: BedrockClient) -> None:
         self.client = client
 
+    def ready(self) -> str | None:
+        return self.client.ready()
+
     async def start(self) -> None:
         await self.client.start()
 
@@ -80,6 +85,23 @@ class BedrockProvider:
         translator = ConverseStreamTranslator(request, model=info.model, completion_id=info.completion_id,
                                               created=info.created)
         return BedrockChatStream(upstream, translator)
+
+
+    # --- the Anthropic Messages API (proxy/providers/bedrock/messages.py) ---------------------------
+    def prepare_messages(self, body: dict[str, Any], entry: ModelEntry, *,
+                         beta_header: str | None) -> PreparedMessages:
+        return messages_api.prepare_messages(body, entry, beta_header=beta_header)
+
+    async def messages(self, entry: ModelEntry, prepared: PreparedChat, info: CallInfo) -> Completion:
+        return await messages_api.messages(self.client, entry, prepared, info)
+
+    async def messages_stream(self, entry: ModelEntry, prepared: PreparedChat, info: CallInfo) -> ChatStream:
+        return await messages_api.messages_stream(self.client, entry, prepared, info)
+
+    async def count_tokens(self, entry: ModelEntry, body: dict[str, Any], *, beta_header: str | None,
+                           request_id: str) -> dict[str, int]:
+        return await messages_api.count_tokens(self.client, entry, body, beta_header=beta_header,
+                                               request_id=request_id)
 
 
 class BedrockChatStream:

@@ -26,7 +26,7 @@ BODY = {"model": "claude-3-haiku", "messages": [{"role": "user", "content": "hi"
 
 
 class FakeAuth:
-    async def authenticate(self, headers: Any) -> Principal:
+    async def authenticate(self, headers: Any, client: str | None = None) -> Principal:
         return PRINCIPAL
 
 

@@ -32,6 +32,11 @@ def test_forged_lines_and_terminal_escapes_are_inert() -> None:
     assert escape("plain text: ok") == "plain text: ok"
 
 
+def test_the_server_format_with_its_timestamp_formats() -> None:
+    line = SafeFormatter("%(asctime)s %(levelname)s %(name)s %(message)s").format(record("ok %d", 1))
+    assert line.endswith("ERROR llm_gateway ok 1") and line[:4].isdigit()
+
+
 def test_a_traceback_is_one_bounded_line() -> None:
     line = SafeFormatter("%(message)s").format(record("failed %s", "x" * 20_000, exc=True))
     assert "\n" not in line and len(line) <= MAX_LINE and "chars cut" in line

@@ -23,7 +23,12 @@ SECRET = "whsec-test"
 
 
 class Receiver:
+    async def moved(self, request: web.Request) -> web.Response:
+        self.redirected += 1
+        return web.Response(status=307, headers={"location": self.url})  # back to /hook: must not follow
+
     def __init__(self) -> None:
+        self.redirected = 0
         self.bodies: list[dict[str, Any]] = []
         self.fail_next = 0
         self.url = ""
@@ -44,6 +49,7 @@ async def receiver() -> AsyncIterator[Receiver]:
     rec = Receiver()
     app = web.Application()
     app.router.add_post("/hook", rec.handle)
+    app.router.add_post("/moved", rec.moved)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -54,9 +60,11 @@ async def receiver() -> AsyncIterator[Receiver]:
     await runner.cleanup()
 
 
-def settings_for(url: str | None) -> Settings:
+def settings_for(url: str | None, *, allow_private: bool = True) -> Settings:
+    # The receiver listens on loopback, which the webhook refuses unless allowed (hardening #9).
     return Settings.from_env({}, budget_alert_webhook_url=url, budget_alert_webhook_secret=SECRET,
-                             budget_alert_thresholds=(50.0, 80.0, 100.0))
+                             budget_alert_thresholds=(50.0, 80.0, 100.0),
+                             budget_alert_webhook_allow_private=allow_private)
 
 
 async def spend(store: FakeStore, start: int, dollars: str, team: str = "team-a") -> None:
@@ -150,3 +158,32 @@ async def test_month_to_date_spend_and_limiter_spent() -> None:
     fired = await alerter.check({("team-a", None): Decimal(100)})
     assert [a["threshold_percent"] for a in fired] == [50.0, 80.0]
     await asyncio.sleep(0)
+
+
+async def test_redirects_are_never_followed(receiver: Receiver) -> None:
+    """Hardening #9: a redirect would re-POST the signed body to the host it names."""
+    store = FakeStore()
+    alerter = BudgetAlerter(store, settings_for(receiver.url.replace("/hook", "/moved")), retries=2,
+                            retry_delay_s=0.01)
+    await spend(store, 1, "10")
+    await alerter.check({("team-a", None): Decimal(10)})
+    await alerter.close()
+    assert receiver.redirected >= 1 and receiver.bodies == []
+
+
+@pytest.mark.parametrize("target", ["127.0.0.1", "localhost", "169.254.169.254", "[::1]", "10.0.0.1"])
+async def test_non_public_targets_are_refused_unless_allowed(
+    receiver: Receiver, target: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    port = receiver.url.rsplit(":", 1)[1].split("/")[0]
+    url = f"http://{target}:{port}/hook"
+    store = FakeStore()
+    alerter = BudgetAlerter(store, settings_for(url, allow_private=False), retries=1, retry_delay_s=0.01)
+    await spend(store, 1, "10")
+    with caplog.at_level(logging.WARNING, logger="llm_gateway.alerts"):
+        fired = await alerter.check({("team-a", None): Decimal(10)})
+        await alerter.close()
+    assert len(fired) == 3 and receiver.bodies == []  # the alerts are logged, never sent there
+    assert "non-public" in caplog.text or "refuse" in caplog.text
+    assert alerts._non_public("8.8.8.8") is False
+

@@ -30,7 +30,7 @@ ADMIN = "admin-secret"
 
 
 class FakeAuth:
-    async def authenticate(self, headers) -> Principal:  # type: ignore[no-untyped-def]
+    async def authenticate(self, headers, client=None) -> Principal:  # type: ignore[no-untyped-def]
         token = headers.get("authorization", "")
         if token == "Bearer key-a":
             return Principal(team_id="team-a", team_name="Team A", key_id="k-a")
