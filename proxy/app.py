@@ -19,6 +19,7 @@ from proxy import __version__
 from proxy.admin import teams_keys as admin
 from proxy.admin import usage as admin_usage
 from proxy.api import usage as usage_api
+from proxy.api.bedrock import inference_profiles, passthrough
 from proxy.api.chat import chat_completions
 from proxy.api.errors_middleware import UnexpectedErrorMiddleware
 from proxy.api.messages import count_tokens, messages
@@ -112,6 +113,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         Route("/v1/chat", chat_completions, methods=["POST"]),
         Route("/v1/messages", messages, methods=["POST"]),
         Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
+        Route("/model/{model_id:path}/{operation}", passthrough, methods=["POST"]),
+        Route("/inference-profiles", inference_profiles, methods=["GET"]),
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/models/{model_id:nonempty_path}", get_model, methods=["GET"]),
         Route("/v1/usage", usage_api.usage_endpoint, methods=["GET"]),

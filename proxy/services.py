@@ -22,6 +22,7 @@ from proxy.observability.metrics import Metrics, series
 from proxy.pipeline.books import Books
 from proxy.pipeline.chat import ChatPipeline
 from proxy.pipeline.messages import MessagesPipeline
+from proxy.pipeline.passthrough import PassthroughPipeline
 from proxy.providers.base import Provider
 from proxy.settings import ConfigError, Settings
 
@@ -57,6 +58,7 @@ class Services:
     admin_guard: AdminGuard = field(init=False)
     chat: ChatPipeline = field(init=False)
     messages: MessagesPipeline = field(init=False)
+    passthrough: PassthroughPipeline = field(init=False)
 
     def __post_init__(self) -> None:
         self.admin_guard = AdminGuard(self.settings.admin_key,
@@ -67,6 +69,8 @@ class Services:
         }
         self.chat = ChatPipeline(drop_unsupported=self.settings.drop_unsupported_params, **shared)
         self.messages = MessagesPipeline(**shared)
+        bedrock = self.providers.get("bedrock")
+        self.passthrough = PassthroughPipeline(client=getattr(bedrock, "client", None), **shared)
         self.metrics.collect(self._subsystem_series)
 
     async def readiness(self) -> dict[str, str]:

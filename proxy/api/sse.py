@@ -20,6 +20,7 @@ class SSEResponse:
     def __init__(
         self, frames: AsyncIterator[bytes], *, headers: Mapping[str, str],
         on_abandon: Callable[[], Awaitable[None]] | None = None,
+        media_type: str = "text/event-stream; charset=utf-8",  # the Bedrock pass-through relays event-stream
     ) -> None:
         self.frames = frames
         # Closing a generator that never started runs none of its cleanup: if the client is gone before
@@ -28,7 +29,7 @@ class SSEResponse:
         self.iterating = False
         self.headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
         self.headers += [
-            (b"content-type", b"text/event-stream; charset=utf-8"),
+            (b"content-type", media_type.encode("latin-1")),
             (b"cache-control", b"no-cache"),
             (b"x-accel-buffering", b"no"),  # stop nginx-style proxies from buffering the stream
         ]

@@ -143,10 +143,16 @@ class BedrockClient:
     async def _post(
         self, model_id: str, operation: str, body: dict[str, Any], accept: str, request_id: str
     ) -> aiohttp.ClientResponse:
+        return await self.post_raw(model_id, operation, orjson.dumps(body), accept, request_id=request_id)
+
+    async def post_raw(
+        self, model_id: str, operation: str, payload: bytes, accept: str, *, request_id: str
+    ) -> aiohttp.ClientResponse:
+        """Signed POST of ``payload`` as is (the Bedrock pass-through sends the client's bytes unchanged);
+        a non-200 answer is raised as the mapped GatewayError, a 200 is returned unread."""
         if self._session is None:
             raise InternalError("Bedrock client used before start().")
         path = self._base_path + model_path(model_id, operation)
-        payload = orjson.dumps(body)
         headers = self._signer.sign(
             self._current_credentials(), method="POST", host=self._host, path=path,
             headers={"Content-Type": JSON, "Accept": accept}, body=payload,

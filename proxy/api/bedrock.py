@@ -1,0 +1,73 @@
+"""Bedrock Runtime's own routes, for clients that speak Bedrock (Claude Code in Bedrock mode, boto3).
+
+`CLAUDE_CODE_USE_BEDROCK=1 ANTHROPIC_BEDROCK_BASE_URL=<gateway> CLAUDE_CODE_SKIP_BEDROCK_AUTH=1` and the
+team key in `ANTHROPIC_CUSTOM_HEADERS="x-api-key: sk-gw-…"`. Errors come back as Bedrock words them
+(`x-amzn-ErrorType` and `{"message": ...}`), so the AWS SDK maps them to its own exceptions.
+"""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from proxy.api.chat import resolve_model
+from proxy.api.sse import SSEResponse
+from proxy.errors import GatewayError, NotFound, PayloadTooLarge
+from proxy.pipeline.chat import Reply
+from proxy.pipeline.passthrough import EVENTSTREAM, JSON, OPERATIONS
+from proxy.services import Services
+
+# GatewayError status -> the Bedrock exception name an AWS SDK maps it to.
+BEDROCK_ERRORS = {400: "ValidationException", 401: "AccessDeniedException", 403: "AccessDeniedException",
+                  404: "ResourceNotFoundException", 408: "ModelTimeoutException", 413: "ValidationException",
+                  429: "ThrottlingException", 500: "InternalServerException", 502: "InternalServerException",
+                  503: "ServiceUnavailableException", 504: "ModelTimeoutException"}
+
+
+def bedrock_error(exc: GatewayError, request_id: str) -> Response:
+    name = BEDROCK_ERRORS.get(exc.status, "InternalServerException")
+    headers = {**exc.headers, "x-amzn-ErrorType": f"{name}:http://internal.amazon.com/coral/com.amazon.bedrock/",
+               "x-amzn-RequestId": request_id}
+    return Response(orjson.dumps({"message": exc.message}), status_code=exc.status, headers=headers,
+                    media_type=JSON)
+
+
+async def passthrough(request: Request) -> Response | SSEResponse:
+    started = time.perf_counter()
+    services: Services = request.app.state.services
+    request_id: str = request.state.request_id
+    try:
+        operation = request.path_params["operation"]
+        if operation not in OPERATIONS:
+            raise NotFound(f"Unknown Bedrock operation {operation!r}.", code="unknown_url")
+        principal = await services.auth.authenticate(request.headers, request.client.host if request.client else None)
+        payload = await _body(request, services.settings.max_body_bytes)
+        entry = resolve_model(services.catalog, {"model": request.path_params["model_id"]}, principal)
+        reply = await services.passthrough.run(request_id=request_id, principal=principal, entry=entry,
+                                               operation=operation, payload=payload, started=started)
+    except GatewayError as exc:
+        services.metrics.count_error(exc.status, exc.code)
+        return bedrock_error(exc, request_id)
+    headers = {**reply.headers, "x-amzn-RequestId": request_id}
+    if isinstance(reply, Reply):
+        return Response(reply.body, media_type=JSON, headers=headers, background=BackgroundTask(reply.after))
+    return SSEResponse(reply.frames, headers=headers, on_abandon=reply.on_abandon, media_type=EVENTSTREAM)
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"Request body is larger than the {limit} bytes this gateway accepts.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def inference_profiles(request: Request) -> JSONResponse:
+    """Claude Code in Bedrock mode asks for these first (unauthenticated); none is not an error to it."""
+    return JSONResponse({"inferenceProfileSummaries": []})
