@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from proxy.api.chat import resolve_model
+from proxy.api.messages import session_id
 from proxy.api.sse import SSEResponse
 from proxy.errors import GatewayError, NotFound, PayloadTooLarge
 from proxy.pipeline.chat import Reply
@@ -48,7 +49,8 @@ async def passthrough(request: Request) -> Response | SSEResponse:
         payload = await _body(request, services.settings.max_body_bytes)
         entry = resolve_model(services.catalog, {"model": request.path_params["model_id"]}, principal)
         reply = await services.passthrough.run(request_id=request_id, principal=principal, entry=entry,
-                                               operation=operation, payload=payload, started=started)
+                                               operation=operation, payload=payload, started=started,
+                                               session_id=session_id(request))
     except GatewayError as exc:
         services.metrics.count_error(exc.status, exc.code)
         return bedrock_error(exc, request_id)

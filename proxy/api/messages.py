@@ -49,6 +49,12 @@ async def _authorized_body(request: Request) -> tuple[Services, Any, dict[str, A
     return services, principal, body
 
 
+def session_id(request: Request) -> str | None:
+    """Claude Code's session, recorded with the usage so spend can be reported per session."""
+    value = request.headers.get("x-claude-code-session-id")
+    return value[:128] if value else None
+
+
 @anthropic_envelope
 async def messages(request: Request) -> Response | SSEResponse:
     started = time.perf_counter()
@@ -58,7 +64,7 @@ async def messages(request: Request) -> Response | SSEResponse:
     entry = resolve_model(services.catalog, body, principal)
     reply = await services.messages.run(request_id=request.state.request_id, principal=principal, entry=entry,
                                         body=body, beta_header=request.headers.get("anthropic-beta"),
-                                        started=started)
+                                        started=started, session_id=session_id(request))
     headers = {**reply.headers, "request-id": request.state.request_id}
     if isinstance(reply, Reply):
         return Response(reply.body, media_type="application/json", headers=headers,

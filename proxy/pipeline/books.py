@@ -80,4 +80,6 @@ class Books:
             streaming=streaming,
             team_budget_usd=principal.team_budget_usd,
             key_budget_usd=principal.key_budget_usd,
+            route=call.route,
+            session_id=call.session_id,
         ))

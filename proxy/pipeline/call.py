@@ -32,6 +32,8 @@ class ChatCall:
     upstream_started: float = field(default_factory=time.perf_counter)
     upstream_done: float | None = None
     first_token: float | None = None  # perf_counter when a stream relayed its first generated text
+    route: str = "chat"  # the client API, for the books: chat | messages | bedrock
+    session_id: str | None = None  # the client's session id, when it sends one (Claude Code does)
     usage: Usage | None = None  # what the upstream reported (or, with estimated=True, our estimate)
     estimated: bool = False
     booked: bool = False

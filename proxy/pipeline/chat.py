@@ -86,7 +86,8 @@ class CallPipeline:
         return self._unpriced(entry, principal) if entry.price is None else entry
 
     async def admit(self, *, info: CallInfo, principal: Principal, entry: ModelEntry, provider: Provider,
-                    prepared: PreparedChat, started: float) -> ChatCall:
+                    prepared: PreparedChat, started: float, route: str = "chat",
+                    session_id: str | None = None) -> ChatCall:
         estimate = prepared.prompt_estimate
         check_model_limits(entry, estimate, prepared.max_tokens)
         admission = await self.limiter.admit(
@@ -95,7 +96,7 @@ class CallPipeline:
             cost_usd=pricing.worst_case_cost(entry, estimate, prepared.max_tokens or WORST_CASE_COMPLETION),
         )
         return ChatCall(info=info, principal=principal, entry=entry, provider=provider, prepared=prepared,
-                        admission=admission, started=started)
+                        admission=admission, started=started, route=route, session_id=session_id)
 
     async def guarded(self, call: ChatCall, step: Callable[[ChatCall], Awaitable[R]]) -> R:
         """Run ``step`` (the upstream call) so that every way out of it books the call once."""

@@ -55,14 +55,15 @@ ANTHROPIC = AnthropicEvents()
 
 class MessagesPipeline(CallPipeline):
     async def run(self, *, request_id: str, principal: Principal, entry: ModelEntry, body: dict[str, Any],
-                  beta_header: str | None, started: float) -> Reply | StreamReply:
+                  beta_header: str | None, started: float, session_id: str | None = None) -> Reply | StreamReply:
         entry = self.priced(entry, principal)
         provider = self.providers[entry.provider]
         prepared = provider.prepare_messages(body, entry, beta_header=beta_header)
         info = CallInfo(request_id=request_id, model=body["model"], completion_id="chatcmpl-" + random_hex(),
                         created=int(time.time()))
         call = await self.admit(info=info, principal=principal, entry=entry, provider=provider,
-                                prepared=prepared, started=started)
+                                prepared=prepared, started=started, route="messages",
+                                session_id=session_id)
         return await self.guarded(call, self._stream if prepared.stream else self._complete)
 
     async def _complete(self, call: ChatCall) -> Reply | StreamReply:

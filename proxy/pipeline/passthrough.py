@@ -125,12 +125,12 @@ class PassthroughPipeline(CallPipeline):
         self.client = client
 
     async def run(self, *, request_id: str, principal: Principal, entry: ModelEntry, operation: str,
-                  payload: bytes, started: float) -> Reply | StreamReply:
+                  payload: bytes, started: float, session_id: str | None = None) -> Reply | StreamReply:
         entry = self.priced(entry, principal)
         prepared = prepare(operation, payload, entry.anthropic_betas)
         info = CallInfo(request_id=request_id, model=entry.alias, completion_id=random_hex(), created=int(time.time()))
         call = await self.admit(info=info, principal=principal, entry=entry, provider=self.providers[entry.provider],
-                                prepared=prepared, started=started)
+                                prepared=prepared, started=started, route="bedrock", session_id=session_id)
         return await self.guarded(call, self._stream if prepared.stream else self._complete)
 
     async def _send(self, call: ChatCall) -> aiohttp.ClientResponse:

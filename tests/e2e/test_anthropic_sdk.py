@@ -148,3 +148,21 @@ def test_messages_are_metered_and_budgeted_like_chat(gateway: Gateway) -> None:
             break
         time.sleep(0.2)
     assert report["summary"]["total_requests"] == served and report["summary"]["total_cost_usd"] > 0
+
+
+def test_the_books_say_which_api_and_which_session(gateway: Gateway) -> None:
+    import sqlite3
+
+    key = DEMO_KEY
+    session = "sess-" + uuid.uuid4().hex[:8]
+    anthropic.Anthropic(base_url=gateway.url, api_key=key, max_retries=0,
+                        default_headers={"X-Claude-Code-Session-Id": session}).messages.create(
+        model="claude-3-haiku", max_tokens=10, messages=user("EMULATOR:reply=ok"))
+    deadline = time.monotonic() + 10
+    rows: list[tuple[str, str | None]] = []
+    while time.monotonic() < deadline and not rows:
+        with sqlite3.connect(gateway.env["LLM_GATEWAY_SQLITE_PATH"]) as conn:
+            rows = conn.execute("SELECT route, session_id FROM usage_records WHERE session_id = ?",
+                                (session,)).fetchall()
+        time.sleep(0.2)
+    assert rows == [("messages", session)]

@@ -43,6 +43,8 @@ class UsageRecord:
     status: str = "ok"
     streaming: bool = False
     cost_center: str | None = None
+    route: str = "chat"  # the client API: chat (OpenAI), messages (Anthropic), bedrock (pass-through)
+    session_id: str | None = None  # the client's session (Claude Code's X-Claude-Code-Session-Id), bounded
     # Not stored: carried so budget alerts know the budgets without a key-store lookup.
     team_budget_usd: Decimal | None = None
     key_budget_usd: Decimal | None = None

@@ -39,7 +39,7 @@ def _raw_item(rec: UsageRecord, retention_days: int) -> dict[str, Any]:
         "key_id": {"S": rec.key_id}, "model": {"S": rec.model},
         "bedrock_model_id": {"S": rec.bedrock_model_id},
         "priced": {"BOOL": rec.priced}, "estimated": {"BOOL": rec.estimated},
-        "streaming": {"BOOL": rec.streaming}, "status": {"S": rec.status},
+        "streaming": {"BOOL": rec.streaming}, "status": {"S": rec.status}, "route": {"S": rec.route},
         "latency_ms": {"N": str(rec.latency_ms)},
         "expires_at": {"N": str(expires_at(rec.ts, retention_days))},
     }
@@ -48,6 +48,8 @@ def _raw_item(rec: UsageRecord, retention_days: int) -> dict[str, Any]:
             item[name] = {"N": str(value)}
     if rec.cost_center:
         item["cost_center"] = {"S": rec.cost_center}
+    if rec.session_id:
+        item["session_id"] = {"S": rec.session_id}
     return item
 
 
@@ -246,5 +248,6 @@ def _record(item: dict[str, Any]) -> UsageRecord:
         request_id=item["request_id"], ts=item["ts"], team_id=item["team_id"], key_id=item["key_id"],
         model=item["model"], bedrock_model_id=item["bedrock_model_id"], cost_center=item.get("cost_center"),
         cost_usd=from_nanos(int(item["cost_nanos"])), priced=bool(item["priced"]),
-        estimated=bool(item["estimated"]), status=item["status"], streaming=bool(item["streaming"]), **fields,
+        estimated=bool(item["estimated"]), status=item["status"], streaming=bool(item["streaming"]),
+        route=item.get("route", "chat"), session_id=item.get("session_id"), **fields,
     )

@@ -9,6 +9,7 @@ count.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -61,7 +62,7 @@ INSERT INTO usage_key_monthly (team_id, key_id, period, requests, cost_nanos)
 _RAW_COLUMNS = ("request_id", "ts", "team_id", "key_id", "cost_center", "model", "bedrock_model_id",
                 "prompt_tokens", "completion_tokens", "cached_tokens", "cache_write_tokens",
                 "total_tokens", "cost_nanos", "priced", "estimated", "latency_ms", "status",
-                "streaming", "expires_at")
+                "streaming", "expires_at", "route", "session_id")
 _INSERT_RAW = (f"INSERT OR IGNORE INTO usage_records ({', '.join(_RAW_COLUMNS)}) "
                f"VALUES ({', '.join('?' * len(_RAW_COLUMNS))})")
 _UPSERT_DAILY = (
@@ -98,9 +99,19 @@ class SQLiteUsageStore:
         conn.execute("PRAGMA busy_timeout = 10000")  # the key store writes the same file
         conn.execute("PRAGMA journal_mode = WAL")
         conn.executescript(SCHEMA)
+        self._add_columns(conn)
         self._create_key_monthly(conn)
         conn.execute("DELETE FROM usage_records WHERE expires_at < ?", (int(datetime.now(UTC).timestamp()),))
         self._conn = conn
+
+    @staticmethod
+    def _add_columns(conn: sqlite3.Connection) -> None:
+        """Columns added after the first release: a database from before gets them (old rows: chat)."""
+        present = {row[1] for row in conn.execute("PRAGMA table_info(usage_records)")}
+        for name, ddl in (("route", "TEXT NOT NULL DEFAULT 'chat'"), ("session_id", "TEXT")):
+            if name not in present:
+                with contextlib.suppress(sqlite3.OperationalError):  # another replica just added it
+                    conn.execute(f"ALTER TABLE usage_records ADD COLUMN {name} {ddl}")
 
     @staticmethod
     def _create_key_monthly(conn: sqlite3.Connection) -> None:
@@ -156,7 +167,7 @@ class SQLiteUsageStore:
                 rec.bedrock_model_id, rec.prompt_tokens, rec.completion_tokens, rec.cached_tokens,
                 rec.cache_write_tokens, rec.total_tokens, rec.cost_nanos, int(rec.priced),
                 int(rec.estimated), rec.latency_ms, rec.status, int(rec.streaming),
-                expires_at(rec.ts, self.retention_days))
+                expires_at(rec.ts, self.retention_days), rec.route, rec.session_id)
 
     async def daily(self, team_id: str | None, start: date, end: date) -> list[DailyAggregate]:
         sql = (f"SELECT team_id, day, model, cost_center, {', '.join(COUNTERS)} FROM usage_daily "
