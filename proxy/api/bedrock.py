@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 
-import orjson
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -19,21 +18,13 @@ from proxy.api.messages import session_id
 from proxy.api.sse import SSEResponse
 from proxy.errors import GatewayError, NotFound, PayloadTooLarge
 from proxy.pipeline.chat import Reply
-from proxy.pipeline.passthrough import EVENTSTREAM, JSON, OPERATIONS
+from proxy.providers.bedrock.passthrough import EVENTSTREAM, JSON, OPERATIONS, error_answer
 from proxy.services import Services
-
-# GatewayError status -> the Bedrock exception name an AWS SDK maps it to.
-BEDROCK_ERRORS = {400: "ValidationException", 401: "AccessDeniedException", 403: "AccessDeniedException",
-                  404: "ResourceNotFoundException", 408: "ModelTimeoutException", 413: "ValidationException",
-                  429: "ThrottlingException", 500: "InternalServerException", 502: "InternalServerException",
-                  503: "ServiceUnavailableException", 504: "ModelTimeoutException"}
 
 
 def bedrock_error(exc: GatewayError, request_id: str) -> Response:
-    name = BEDROCK_ERRORS.get(exc.status, "InternalServerException")
-    headers = {**exc.headers, "x-amzn-ErrorType": f"{name}:http://internal.amazon.com/coral/com.amazon.bedrock/",
-               "x-amzn-RequestId": request_id}
-    return Response(orjson.dumps({"message": exc.message}), status_code=exc.status, headers=headers,
+    headers, body = error_answer(exc.status, exc.message)
+    return Response(body, status_code=exc.status, headers={**exc.headers, **headers, "x-amzn-RequestId": request_id},
                     media_type=JSON)
 
 

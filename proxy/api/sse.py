@@ -13,8 +13,8 @@ class SSEResponse:
     """Relays an async iterator of SSE frames with a plain send loop.
 
     Starlette's StreamingResponse costs an anyio task group per stream and showed 2-4x worse TTFT tails
-    under load (STYLE.md); this keeps one listener task for ``http.disconnect`` that cancels the relay,
-    so a client that goes away cancels the upstream read at once.
+    under load (benchmarks/bench_gateway.py); this keeps one listener task for ``http.disconnect`` that
+    cancels the relay, so a client that goes away cancels the upstream read at once.
     """
 
     def __init__(

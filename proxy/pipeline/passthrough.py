@@ -8,21 +8,16 @@ back unchanged; usage is read from the answer or the event stream on the way, fo
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
-import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-import orjson
 
 from proxy.auth.principal import Principal
 from proxy.catalog.catalog import ModelEntry
-from proxy.errors import InternalError, InvalidRequest, UpstreamTimeout, UpstreamUnavailable
+from proxy.errors import InternalError, UpstreamTimeout, UpstreamUnavailable
 from proxy.ids import random_hex
 from proxy.pipeline.books import Books
 from proxy.pipeline.call import ChatCall
@@ -30,93 +25,7 @@ from proxy.pipeline.chat import CallPipeline, Reply, StreamReply
 from proxy.pipeline.estimates import estimated_usage
 from proxy.providers.base import CallInfo
 from proxy.providers.bedrock.client import BedrockClient
-from proxy.providers.bedrock.eventstream import EventStreamDecoder
-from proxy.providers.bedrock.tokens import estimate_prompt_tokens
-from translators.anthropic_bedrock import InvokeStreamReader, estimate_input_tokens, invoke_usage
-from translators.openai_bedrock import converse_usage
-from translators.usage import Usage
-
-log = logging.getLogger("llm_gateway.passthrough")
-
-OPERATIONS = {"invoke": False, "invoke-with-response-stream": True, "converse": False, "converse-stream": True}
-JSON = "application/json"
-EVENTSTREAM = "application/vnd.amazon.eventstream"
-
-
-@dataclass(frozen=True, slots=True)
-class PreparedPassthrough:
-    operation: str
-    payload: bytes  # the client's body, byte for byte
-    stream: bool
-    max_tokens: int | None
-    prompt_estimate: int
-
-
-def prepare(operation: str, payload: bytes, allowed_betas: frozenset[str] = frozenset()) -> PreparedPassthrough:
-    """The client's bytes, unchanged but for one thing: betas Bedrock does not take for this model are
-    dropped from ``anthropic_beta`` (Claude Code sends some that Bedrock answers with 400 invalid beta flag)."""
-    try:
-        body = orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        raise InvalidRequest("The request body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("The request body must be a JSON object.")
-    if operation.startswith("invoke"):
-        max_tokens, estimate = body.get("max_tokens"), estimate_input_tokens(body)
-        betas = body.get("anthropic_beta")
-        if isinstance(betas, list) and any(beta not in allowed_betas for beta in betas):
-            kept = [beta for beta in betas if beta in allowed_betas]
-            body = {k: v for k, v in body.items() if k != "anthropic_beta"} | ({"anthropic_beta": kept} if kept else {})
-            payload = orjson.dumps(body)
-    else:
-        config = body.get("inferenceConfig")
-        max_tokens = config.get("maxTokens") if isinstance(config, dict) else None
-        estimate = estimate_prompt_tokens(body)
-    return PreparedPassthrough(operation, payload, OPERATIONS[operation],
-                               max_tokens if isinstance(max_tokens, int) else None, estimate)
-
-
-class UsageMeter:
-    """Reads usage out of the upstream's answer while its bytes go to the client untouched."""
-
-    def __init__(self, operation: str) -> None:
-        self.operation = operation
-        self.decoder = EventStreamDecoder()
-        self.reader = InvokeStreamReader()
-        self.usage: Usage | None = None
-        self.complete = False
-
-    def answer(self, raw: bytes) -> Usage:
-        try:
-            data: Any = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            return Usage()
-        if self.operation == "invoke":
-            return invoke_usage(data)
-        return converse_usage(data.get("usage") if isinstance(data, dict) else None) or Usage()
-
-    def feed(self, data: bytes) -> None:
-        try:
-            for message in self.decoder.feed(data):
-                self._message(message.headers, message.payload)
-        except ValueError:  # a frame we cannot read is still the client's to read; metering falls back
-            log.warning("pass-through: an event-stream frame could not be metered")
-
-    def _message(self, headers: dict[str, Any], payload: bytes) -> None:
-        kind = headers.get(":event-type")
-        if self.operation == "invoke-with-response-stream" and kind == "chunk":
-            try:
-                chunk = orjson.loads(payload)
-                self.reader.feed(base64.b64decode(chunk.get("bytes") or b"", validate=True))
-            except (orjson.JSONDecodeError, binascii.Error, AttributeError, ValueError):
-                return
-            self.usage = self.reader.usage
-            self.complete = self.reader.saw_message_stop
-        elif kind == "messageStop":
-            self.complete = True
-        elif kind == "metadata":
-            with_usage = orjson.loads(payload) if payload else {}
-            self.usage = converse_usage(with_usage.get("usage") if isinstance(with_usage, dict) else None)
+from proxy.providers.bedrock.passthrough import EVENTSTREAM, JSON, PreparedPassthrough, UsageMeter, prepare
 
 
 class PassthroughPipeline(CallPipeline):

@@ -6,8 +6,8 @@ import base64
 
 import orjson
 
-from proxy.pipeline.passthrough import UsageMeter, prepare
 from proxy.providers.bedrock.eventstream import encode_message
+from proxy.providers.bedrock.passthrough import UsageMeter, prepare
 from translators.usage import Usage
 
 BODY = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 50,
