@@ -148,6 +148,10 @@ def test_messages_are_metered_and_budgeted_like_chat(gateway: Gateway) -> None:
             break
         time.sleep(0.2)
     assert report["summary"]["total_requests"] == served and report["summary"]["total_cost_usd"] > 0
+    with gateway.admin() as admin:  # the chargeback CSV counts them too, exactly
+        csv = admin.get("/admin/usage", params={"team_id": team_id, "group_by": "team", "format": "csv"}).text
+    header, row = csv.strip().splitlines()
+    assert dict(zip(header.split(","), row.split(","), strict=True))["requests"] == str(served)
 
 
 def test_the_books_say_which_api_and_which_session(gateway: Gateway) -> None:
