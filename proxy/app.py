@@ -26,6 +26,7 @@ from proxy.api.messages import count_tokens, messages
 from proxy.api.metrics import metrics_endpoint
 from proxy.api.middleware import RequestIdMiddleware
 from proxy.api.models import get_model, list_models
+from proxy.api.openapi import openapi_endpoint
 from proxy.api.ready import ready
 from proxy.errors import GatewayError, MethodNotAllowed, NotFound
 from proxy.services import Services, build_services, close_services
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     routes = [
         Route("/health", health, methods=["GET"]),
         Route("/ready", ready, methods=["GET"]),
+        Route("/openapi.json", openapi_endpoint, methods=["GET"]),
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
         Route("/v1/chat", chat_completions, methods=["POST"]),
         Route("/v1/messages", messages, methods=["POST"]),

@@ -8,7 +8,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from proxy.ids import random_hex
 
-_SAFE_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
+_SAFE_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")  # fullmatch: `$` would also accept a final newline
 
 
 def new_request_id() -> str:
@@ -33,7 +33,7 @@ class RequestIdMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         extra = [(b"x-request-id", request_id.encode())]
         incoming = next((v for k, v in scope["headers"] if k == b"x-request-id"), None)
-        if incoming and _SAFE_ID.match(incoming):
+        if incoming and _SAFE_ID.fullmatch(incoming):
             extra.append((b"x-client-request-id", incoming))
 
         async def send_with_id(message: Message) -> None:

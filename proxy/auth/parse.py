@@ -14,13 +14,15 @@ from typing import Any
 
 from proxy.errors import InvalidRequest
 
-ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # fullmatch: `$` would also accept a final newline
 LIMIT_FIELDS = ("rpm", "tpm", "max_concurrency")
 MAX_TEXT = 200
 
 
 def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """UTC, seconds, a four-digit year (strftime's %Y does not zero-pad years before 1000 on Linux)."""
+    utc = moment.astimezone(UTC)
+    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}Z"
 
 
 # Bounds that keep every stored value representable everywhere it goes: JSON floats, Redis/Lua numbers
@@ -31,6 +33,7 @@ MAX_BUDGET_USD = Decimal(10) ** 9
 MAX_LIMIT = 10**12
 MAX_DAYS = 36_500  # 100 years
 MAX_GRACE_SECONDS = 10 * 366 * 24 * 3600
+MIN_EXPIRY_YEAR, MAX_EXPIRY_YEAR = 1970, 9998  # stored timestamps stay parseable and arithmetic never overflows
 
 
 def money_json(value: Decimal | None) -> float | str | None:
@@ -46,7 +49,7 @@ def _bad(param: str, why: str) -> InvalidRequest:
 
 
 def team_id(value: Any, param: str = "team_id") -> str:
-    if not isinstance(value, str) or not ID_RE.match(value):
+    if not isinstance(value, str) or not ID_RE.fullmatch(value):
         raise _bad(param, "expected 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit")
     return value
 
@@ -120,7 +123,14 @@ def expires_at(value: Any, param: str = "expires_at") -> str | None:
         moment = None
     if moment is None:
         raise _bad(param, "expected an ISO 8601 timestamp such as 2030-01-31T00:00:00Z")
-    return iso(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-01:00 is past the last representable moment in UTC
+        utc = None
+    if utc is None or not MIN_EXPIRY_YEAR <= utc.year <= MAX_EXPIRY_YEAR:
+        raise _bad(param, f"expected a moment between the years {MIN_EXPIRY_YEAR} and {MAX_EXPIRY_YEAR}")
+    return iso(utc)
 
 
 def expires_in_days(value: Any, param: str = "expires_in_days") -> str:

@@ -44,13 +44,13 @@ MIDDLE_SYSTEM_PREFIX = "System: "
 JSON_TOOL_NAME = "json_response"
 JSON_OBJECT_INSTRUCTION = "Respond with a single JSON object and nothing else."
 
-_SAFE_TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+_SAFE_TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")  # fullmatch: `$` would accept a final newline
 _UNSAFE_CHARS = re.compile(r"[^a-zA-Z0-9_-]")
 
 
 def safe_tool_name(name: str) -> str:
     """Bedrock-safe tool name; unsafe names get a hash suffix so the mapping is reversible (PITFALLS #12)."""
-    if _SAFE_TOOL_NAME.match(name):
+    if _SAFE_TOOL_NAME.fullmatch(name):
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:8]
     return f"{_UNSAFE_CHARS.sub('_', name)[:55]}_{digest}"

@@ -268,3 +268,18 @@ def test_answers_with_a_secret_are_never_cached(client: TestClient) -> None:
     assert key.headers["cache-control"] == "no-store"
     rotated = client.post(f"/admin/keys/{key.json()['key_id']}/rotate", json={}, headers=ADMIN)
     assert rotated.status_code == 201 and rotated.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize(("path", "body", "param"), [
+    ("/admin/teams", {"team_id": "acme-nl\n", "team_name": "x"}, "team_id"),  # `$` matched before a newline
+    ("/admin/keys", {"team_id": "acme", "expires_at": "0265-07-20T20:03:51Z"}, "expires_at"),  # stored unpadded
+    ("/admin/keys", {"team_id": "acme", "expires_at": "9999-12-31T23:59:59-01:00"}, "expires_at"),  # overflow
+    ("/admin/keys", {"team_id": "acme", "expires_at": "0001-01-01T00:00:00+01:00"}, "expires_at"),
+])
+def test_what_schemathesis_found_is_a_400(client: TestClient, path: str, body: dict[str, Any], param: str) -> None:
+    client.post("/admin/teams", json={"team_id": "acme", "team_name": "Acme"}, headers=ADMIN)
+    resp = client.post(path, json=body, headers=ADMIN)
+    assert resp.status_code == 400 and resp.json()["error"]["param"] == param, resp.text
+    fine = client.post("/admin/keys", json={"team_id": "acme", "expires_at": "2999-01-02T03:04:05+01:00"},
+                       headers=ADMIN)
+    assert fine.status_code == 201 and fine.json()["expires_at"] == "2999-01-02T02:04:05Z"
