@@ -41,10 +41,13 @@ class SeedCache:
     """budget_seed with single flight: one call per (team, period, key) at a time, its answer reused a while.
 
     Redis asks for a seed only when its budget hash is missing (new period, Redis lost its data); a burst
-    of requests seeing that together must cost the usage store one query, not one each.
+    of requests seeing that together must cost the usage store one query, not one each. The answer is
+    reused only for that burst: spend keeps accruing after it, so a seed reused for long understates the
+    month (the soak found a Redis restart 14 s after a cached $0 seed let a team spend 14 % over its
+    budget with 30 s here; benchmarks/soak.py).
     """
 
-    REUSE_S = 30.0
+    REUSE_S = 1.0
 
     def __init__(self, budget_seed: BudgetSeed | None) -> None:
         self._seed = budget_seed

@@ -155,3 +155,25 @@ async def test_concurrent_burst_overshoots_by_at_most_one_reservation(make: Fact
     assert sum(outcomes) >= 3
     assert spent == Decimal("9.95") + real * sum(outcomes)
     assert spent <= Decimal(10) + reservation
+
+
+async def test_a_seed_is_reused_for_a_burst_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Soak finding: a $0 seed cached for 30 s let a team spend 14 % over budget after a Redis restart."""
+    from proxy.limits import local
+
+    now = [1000.0]
+    monkeypatch.setattr(local.time, "monotonic", lambda: now[0])
+    spent = [Decimal("0")]
+    calls = []
+
+    async def seed(team_id: str, period: str, key_id: str | None) -> Decimal:
+        calls.append(period)
+        return spent[0]
+
+    cache = local.SeedCache(seed)
+    assert await cache.nano("t", "2026-12") == 0
+    spent[0] = Decimal("0.5")
+    now[0] += 0.5
+    assert await cache.nano("t", "2026-12") == 0 and len(calls) == 1  # the same burst: one store query
+    now[0] += local.SeedCache.REUSE_S
+    assert await cache.nano("t", "2026-12") == 500_000_000 and len(calls) == 2  # later: the store again
