@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from starlette.requests import Request
 
-from proxy.errors import InvalidRequest
+from proxy.errors import InvalidRequest, PayloadTooLarge
 from translators.json_depth import MAX_JSON_DEPTH, deep_path, depth_exceeds
 
 PARSE_MESSAGE = (
@@ -32,3 +33,17 @@ def parse_json(raw: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
         raise InvalidRequest(f"The request body is nested more than {max_depth} levels deep (at {path}).",
                              param=path, code="json_too_deep")
     return value
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused (413) as soon as it passes ``limit``: never read in full first."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"Request body is larger than the {limit} bytes this gateway accepts.")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"Request body is larger than the {limit} bytes this gateway accepts.")
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -16,19 +16,21 @@ from proxy.admin.auth import admin_only
 from proxy.auth import ops as keyops
 from proxy.auth import parse as keyparse
 from proxy.errors import InvalidRequest, NotFound
-from proxy.json_body import parse_json
+from proxy.json_body import parse_json, read_body
 
 
 def _services(request: Request) -> Any:
     return request.app.state.services
 
 
+ADMIN_MAX_BODY_BYTES = 1024 * 1024  # a team or key body is a few hundred bytes
+
 # The answers that carry a key's secret must not be kept by any cache or proxy on the way.
 NO_STORE = {"cache-control": "no-store"}
 
 
 async def _body(request: Request, *, optional: bool = False) -> Any:
-    raw = await request.body()
+    raw = await read_body(request, ADMIN_MAX_BODY_BYTES)  # refused as it passes the cap, never read in full
     if optional and not raw.strip():
         return {}
     return parse_json(raw)  # 400 for bad or too deeply nested JSON (proxy/json_body.py)

@@ -16,7 +16,8 @@ from starlette.responses import JSONResponse, Response
 from proxy.api.chat import resolve_model
 from proxy.api.messages import session_id
 from proxy.api.sse import SSEResponse
-from proxy.errors import GatewayError, NotFound, PayloadTooLarge
+from proxy.errors import GatewayError, NotFound
+from proxy.json_body import read_body
 from proxy.pipeline.chat import Reply
 from proxy.providers.bedrock.passthrough import EVENTSTREAM, JSON, OPERATIONS, error_answer
 from proxy.services import Services
@@ -37,7 +38,7 @@ async def passthrough(request: Request) -> Response | SSEResponse:
         if operation not in OPERATIONS:
             raise NotFound(f"Unknown Bedrock operation {operation!r}.", code="unknown_url")
         principal = await services.auth.authenticate(request.headers, request.client.host if request.client else None)
-        payload = await _body(request, services.settings.max_body_bytes)
+        payload = await read_body(request, services.settings.max_body_bytes)
         entry = resolve_model(services.catalog, {"model": request.path_params["model_id"]}, principal)
         reply = await services.passthrough.run(request_id=request_id, principal=principal, entry=entry,
                                                operation=operation, payload=payload, started=started,
@@ -49,16 +50,6 @@ async def passthrough(request: Request) -> Response | SSEResponse:
     if isinstance(reply, Reply):
         return Response(reply.body, media_type=JSON, headers=headers, background=BackgroundTask(reply.after))
     return SSEResponse(reply.frames, headers=headers, on_abandon=reply.on_abandon, media_type=EVENTSTREAM)
-
-
-async def _body(request: Request, limit: int) -> bytes:
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"Request body is larger than the {limit} bytes this gateway accepts.")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 async def inference_profiles(request: Request) -> JSONResponse:

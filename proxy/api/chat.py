@@ -12,8 +12,8 @@ from starlette.responses import Response
 from proxy.api.sse import SSEResponse
 from proxy.auth.principal import Principal
 from proxy.catalog.catalog import ModelCatalog, ModelEntry
-from proxy.errors import InvalidRequest, PayloadTooLarge, PermissionDenied
-from proxy.json_body import parse_json
+from proxy.errors import InvalidRequest, PermissionDenied
+from proxy.json_body import parse_json, read_body
 from proxy.pipeline.chat import Reply
 from proxy.services import Services
 
@@ -33,16 +33,7 @@ async def chat_completions(request: Request) -> Response | SSEResponse:
 
 
 async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"Request body is larger than the {limit} bytes this gateway accepts.")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"Request body is larger than the {limit} bytes this gateway accepts.")
-        chunks.append(chunk)
-    body = parse_json(b"".join(chunks))
+    body = parse_json(await read_body(request, limit))
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
     return body

@@ -283,3 +283,9 @@ def test_what_schemathesis_found_is_a_400(client: TestClient, path: str, body: d
     fine = client.post("/admin/keys", json={"team_id": "acme", "expires_at": "2999-01-02T03:04:05+01:00"},
                        headers=ADMIN)
     assert fine.status_code == 201 and fine.json()["expires_at"] == "2999-01-02T02:04:05Z"
+
+
+def test_admin_bodies_over_the_cap_are_413s(client: TestClient) -> None:
+    huge = b'{"team_id": "big", "team_name": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    resp = client.post("/admin/teams", content=huge, headers={**ADMIN, "content-type": "application/json"})
+    assert resp.status_code == 413
