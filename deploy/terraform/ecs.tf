@@ -63,6 +63,10 @@ locals {
     LLM_GATEWAY_DEFAULT_RPM             = tostring(var.rate_limit_rpm)
     LLM_GATEWAY_UPSTREAM_READ_TIMEOUT_S = "300"
     LLM_GATEWAY_USAGE_SPOOL_DIR         = local.spool_dir
+    # Longer than the ALB's idle_timeout (alb.tf): the load balancer, not the gateway, must be the one
+    # that closes an idle keep-alive connection, or a request sent on it as the gateway closes is a 502.
+    LLM_GATEWAY_HTTP_KEEPALIVE_TIMEOUT_S = "340"
+    # Drain: calls in flight get 25 s after SIGTERM (well inside stopTimeout below).
   }
 
   container = {

@@ -69,6 +69,12 @@ def test_alb_idle_timeout_outlasts_streams(tf: TerraformModel) -> None:
     assert tf.resource("aws_lb_target_group", "this")["deregistration_delay"] >= 300
 
 
+def test_the_gateway_keeps_idle_connections_longer_than_the_alb(tf: TerraformModel) -> None:
+    """Else the gateway closes a connection the ALB is about to reuse: an intermittent 502."""
+    keepalive = float(tf.locals["container_environment"]["LLM_GATEWAY_HTTP_KEEPALIVE_TIMEOUT_S"])
+    assert keepalive > tf.resource("aws_lb", "this")["idle_timeout"]
+
+
 def test_health_checks_hit_health(tf: TerraformModel) -> None:
     (check,) = as_list(tf.resource("aws_lb_target_group", "this")["health_check"])
     assert check["path"] == "/health"
