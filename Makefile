@@ -38,11 +38,13 @@ test: $(STAMP) $(CHECKOV_STAMP) $(CLAUDE_CODE)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # ruff, then mypy (strict for translators/, providers/ and pipeline/: pyproject.toml), then the import
-# contracts that keep the layering of docs/ARCHITECTURE.md (lint-imports reads pyproject.toml).
+# contracts that keep the layering of docs/ARCHITECTURE.md (lint-imports reads pyproject.toml), then
+# bandit's medium and high findings (each exception is a `# nosec <id>` with its reason beside it).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/bandit -q -r proxy translators --severity-level medium
 
 # docs/configuration.md is generated from proxy/settings.py (a unit test fails when it is stale).
 docs: $(STAMP)
