@@ -36,7 +36,7 @@ def make(i: int, run: str) -> UsageRecord:
 
 async def bench_record(n: int, spool_dir: str) -> float:
     settings = Settings.from_env({}, usage_buffer_max=n * 2, usage_spool_dir=spool_dir)
-    recorder = UsageRecorder(store=None, settings=settings, batch_size=n * 2)  # type: ignore[arg-type]
+    recorder = UsageRecorder.from_settings(None, settings, batch_size=n * 2)  # type: ignore[arg-type]
     records = [make(i, "hot") for i in range(n)]
     start = time.perf_counter()
     for rec in records:

@@ -198,7 +198,7 @@ async def build_services(settings: Settings) -> Services:
     """Create and start everything one process needs; the order is the dependency order."""
     from proxy.auth import ops as keyops
     from proxy.auth.authenticator import Authenticator
-    from proxy.usage.alerts import BudgetAlerter, month_to_date_spend
+    from proxy.usage.alerts import AlertConfig, BudgetAlerter, month_to_date_spend
     from proxy.usage.recorder import UsageRecorder
 
     catalog = ModelCatalog.load(settings.model_catalog_path, allow_raw_model_ids=settings.allow_raw_model_ids,
@@ -231,8 +231,8 @@ async def build_services(settings: Settings) -> Services:
     await auth.start()
     usage_store = open_usage_store(settings)
     await usage_store.start()
-    alerter = BudgetAlerter(usage_store, settings)
-    usage = UsageRecorder(usage_store, settings, on_flush=alerter.check)
+    alerter = BudgetAlerter(usage_store, AlertConfig.from_settings(settings))
+    usage = UsageRecorder.from_settings(usage_store, settings, on_flush=alerter.check)
     await usage.start()
 
     async def budget_seed(team_id: str, period: str, key_id: str | None) -> Decimal:

@@ -78,7 +78,7 @@ def replay(args: argparse.Namespace) -> int:
         settings = Settings.from_env()
         store = open_usage_store(settings)
         await store.start()
-        recorder = UsageRecorder(store, settings)
+        recorder = UsageRecorder.from_settings(store, settings)
         try:
             await recorder.start()  # adopts and replays orphaned spools
             await recorder.close()

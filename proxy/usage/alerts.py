@@ -16,6 +16,7 @@ import logging
 import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -64,17 +65,32 @@ def verify(secret: str, body: bytes, header: str) -> bool:
     return hmac.compare_digest(sign(secret, body), header)
 
 
+@dataclass(frozen=True)
+class AlertConfig:
+    """What the alerter reads of the settings (LLM_GATEWAY_BUDGET_ALERT_*)."""
+
+    thresholds: tuple[float, ...] = (50.0, 80.0, 100.0)
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    allow_private: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AlertConfig:
+        return cls(settings.budget_alert_thresholds, settings.budget_alert_webhook_url,
+                   settings.budget_alert_webhook_secret, settings.budget_alert_webhook_allow_private)
+
+
 class BudgetAlerter:
-    def __init__(self, store: UsageStore, settings: Settings, *,
+    def __init__(self, store: UsageStore, config: AlertConfig, *,
                  http_session_factory: SessionFactory | None = None, spent: SpentFn | None = None,
                  retries: int = 3, retry_delay_s: float = 1.0) -> None:
         self.store = store
-        self.settings = settings
+        self.config = config
         self.spent = spent  # e.g. the limiter's spent(); default: the store's aggregates
         self.retries = retries
         self.retry_delay_s = retry_delay_s
         self._session_factory = http_session_factory or functools.partial(
-            _webhook_session, allow_private=settings.budget_alert_webhook_allow_private)
+            _webhook_session, allow_private=self.config.allow_private)
         self._session: aiohttp.ClientSession | None = None
         self._fired: set[str] = set()  # claimed here or seen claimed: skip the store next time
         self._tasks: set[asyncio.Task[None]] = set()
@@ -88,7 +104,7 @@ class BudgetAlerter:
             if budget is None or budget <= 0:
                 continue
             spent = await self._spent(team_id, key_id, period)
-            for threshold in sorted(self.settings.budget_alert_thresholds):
+            for threshold in sorted(self.config.thresholds):
                 if spent * 100 < budget * Decimal(str(threshold)):
                     break
                 alert = await self._claim(team_id, key_id, period, threshold, budget, spent)
@@ -120,21 +136,21 @@ class BudgetAlerter:
             return None  # another replica (or an earlier run) sent it
         log.warning("budget alert: team=%s%s period=%s threshold=%g%% spent=%s budget=%s",
                     team_id, "" if key_id is None else f" key={key_id}", period, threshold, spent, budget)
-        if self.settings.budget_alert_webhook_url:
+        if self.config.webhook_url:
             task = asyncio.create_task(self._deliver(alert))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return alert
 
     async def _deliver(self, alert: dict[str, Any]) -> None:
-        url = self.settings.budget_alert_webhook_url
+        url = self.config.webhook_url
         if not url:
             return
         body = orjson.dumps(alert)
         headers = {"content-type": "application/json", TIMESTAMP_HEADER: str(int(time.time()))}
-        if self.settings.budget_alert_webhook_secret:
-            headers[SIGNATURE_HEADER] = sign(self.settings.budget_alert_webhook_secret, body)
-        if not self.settings.budget_alert_webhook_allow_private and (literal := _private_literal(url)):
+        if self.config.webhook_secret:
+            headers[SIGNATURE_HEADER] = sign(self.config.webhook_secret, body)
+        if not self.config.allow_private and (literal := _private_literal(url)):
             log.error("budget alert webhook refused: %s is a non-public address (set "
                       "LLM_GATEWAY_BUDGET_ALERT_WEBHOOK_ALLOW_PRIVATE=true to allow) alert=%s", literal,
                       alert["alert_id"])

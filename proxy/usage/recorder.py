@@ -15,11 +15,13 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from proxy.settings import Settings
 from proxy.usage.spool import Spool
 from proxy.usage.store.base import UsageRecord, UsageStore
+
+if TYPE_CHECKING:
+    from proxy.settings import Settings
 
 __all__ = ["RecorderStats", "UsageRecord", "UsageRecorder", "UsageSink"]
 
@@ -47,10 +49,19 @@ class RecorderStats:
 
 
 class UsageRecorder:
-    def __init__(self, store: UsageStore, settings: Settings, *, on_flush: BudgetNotifier | None = None,
+    @classmethod
+    def from_settings(cls, store: UsageStore, settings: Settings, **options: Any) -> UsageRecorder:
+        """The three values it reads, from the settings (the composition root and the CLI use this)."""
+        return cls(store, spool_dir=settings.usage_spool_dir, flush_interval_s=settings.usage_flush_interval_s,
+                   buffer_max=settings.usage_buffer_max, **options)
+
+    def __init__(self, store: UsageStore, *, spool_dir: str, flush_interval_s: float = 1.0,
+                 buffer_max: int = 100_000, on_flush: BudgetNotifier | None = None,
                  batch_size: int = 500) -> None:
         self.store = store
-        self.settings = settings
+        self.spool_dir = spool_dir
+        self.flush_interval_s = flush_interval_s
+        self.buffer_max = buffer_max
         self.on_flush = on_flush  # e.g. BudgetAlerter.check: the teams and keys touched by a flush
         self.batch_size = batch_size
         self.stats = RecorderStats()
@@ -75,7 +86,7 @@ class UsageRecorder:
                 self._late(rec)
                 return
             self._buffer.append(rec)
-            if len(self._buffer) >= min(self.batch_size, self.settings.usage_buffer_max):
+            if len(self._buffer) >= min(self.batch_size, self.buffer_max):
                 self._wake.set()
         except Exception:  # a usage bug must never fail a request
             log.exception("usage record dropped: request_id=%s", getattr(rec, "request_id", "?"))
@@ -83,7 +94,7 @@ class UsageRecorder:
     def _late(self, rec: UsageRecord) -> None:
         # After close() there is no flusher: a (blocking, rare) spool write is better than a lost record.
         log.warning("usage record after close, spooled: request_id=%s", rec.request_id)
-        spool = Spool.create(self.settings.usage_spool_dir)
+        spool = Spool.create(self.spool_dir)
         spool.append([rec])
         spool.release(delete=False)
 
@@ -94,8 +105,8 @@ class UsageRecorder:
 
     # --- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
-        orphans = await asyncio.to_thread(Spool.adopt_orphans, self.settings.usage_spool_dir)
-        self._own = await asyncio.to_thread(Spool.create, self.settings.usage_spool_dir)
+        orphans = await asyncio.to_thread(Spool.adopt_orphans, self.spool_dir)
+        self._own = await asyncio.to_thread(Spool.create, self.spool_dir)
         self._spools = [*orphans, self._own]
         if orphans:
             log.info("usage: replaying %d spool file(s) left by a previous process", len(orphans))
@@ -137,7 +148,7 @@ class UsageRecorder:
     async def _run(self) -> None:
         while not self._closed:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.usage_flush_interval_s)
+                await asyncio.wait_for(self._wake.wait(), self.flush_interval_s)
             self._wake.clear()
             if self._closed:
                 return

@@ -118,7 +118,7 @@ async def test_dynamodb_outage_loses_and_duplicates_nothing(forwarder: Forwarder
                                  usage_flush_interval_s=0.05, usage_spool_dir=str(tmp_path / "spool"))
     store = open_usage_store(settings)
     await store.start()
-    recorder = UsageRecorder(store, settings, batch_size=100)
+    recorder = UsageRecorder.from_settings(store, settings, batch_size=100)
     await recorder.start()
 
     await traffic(recorder, range(0, 60))
@@ -169,7 +169,7 @@ WORKER = textwrap.dedent("""
         settings = Settings.from_env()
         store = Down() if sys.argv[1] == "down" else open_usage_store(settings)
         await store.start()
-        recorder = UsageRecorder(store, settings)
+        recorder = UsageRecorder.from_settings(store, settings)
         await recorder.start()
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
@@ -214,7 +214,7 @@ async def test_sigterm_under_load_loses_nothing(tmp_path: Path, store_state: str
     assert spooled == (total if store_state == "down" else 0)
 
     for _ in range(2):  # restart replays the spool; a second restart adds nothing
-        recorder = UsageRecorder(store, settings)
+        recorder = UsageRecorder.from_settings(store, settings)
         await recorder.start()
         await recorder.close()
     [agg] = await store.daily("t", date(2000, 1, 1), date(2100, 1, 1))

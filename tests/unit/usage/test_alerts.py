@@ -15,7 +15,7 @@ from aiohttp import web
 
 from proxy.settings import Settings
 from proxy.usage import alerts
-from proxy.usage.alerts import BudgetAlerter, month_to_date_spend
+from proxy.usage.alerts import AlertConfig, BudgetAlerter, month_to_date_spend
 
 from .usage_fakes import FakeStore, make_record
 
@@ -60,11 +60,12 @@ async def receiver() -> AsyncIterator[Receiver]:
     await runner.cleanup()
 
 
-def settings_for(url: str | None, *, allow_private: bool = True) -> Settings:
+def settings_for(url: str | None, *, allow_private: bool = True) -> AlertConfig:
     # The receiver listens on loopback, which the webhook refuses unless allowed (hardening #9).
-    return Settings.from_env({}, budget_alert_webhook_url=url, budget_alert_webhook_secret=SECRET,
-                             budget_alert_thresholds=(50.0, 80.0, 100.0),
-                             budget_alert_webhook_allow_private=allow_private)
+    settings = Settings.from_env({}, budget_alert_webhook_url=url, budget_alert_webhook_secret=SECRET,
+                                 budget_alert_thresholds=(50.0, 80.0, 100.0),
+                                 budget_alert_webhook_allow_private=allow_private)
+    return AlertConfig.from_settings(settings)
 
 
 async def spend(store: FakeStore, start: int, dollars: str, team: str = "team-a") -> None:

@@ -35,7 +35,7 @@ async def wait_for(predicate, timeout: float = 3.0) -> None:  # type: ignore[no-
 
 async def test_record_is_enqueue_only_and_flushes_in_background(settings: Settings) -> None:
     store = FakeStore()
-    recorder = UsageRecorder(store, settings)
+    recorder = UsageRecorder.from_settings(store, settings)
     await recorder.start()
     for i in range(250):
         recorder.record(make_record(i))
@@ -47,13 +47,13 @@ async def test_record_is_enqueue_only_and_flushes_in_background(settings: Settin
 
 
 async def test_record_never_raises(settings: Settings) -> None:
-    recorder = UsageRecorder(FakeStore(), settings)
+    recorder = UsageRecorder.from_settings(FakeStore(), settings)
     recorder.record(None)  # type: ignore[arg-type]  # a bug upstream must not fail the request
 
 
 async def test_outage_spools_then_replays_in_order_without_loss(settings: Settings) -> None:
     store = FakeStore()
-    recorder = UsageRecorder(store, settings, batch_size=50)
+    recorder = UsageRecorder.from_settings(store, settings, batch_size=50)
     await recorder.start()
     store.down = True
     for i in range(300):
@@ -73,14 +73,14 @@ async def test_outage_spools_then_replays_in_order_without_loss(settings: Settin
 async def test_close_spools_what_the_store_cannot_take_and_restart_replays(settings: Settings) -> None:
     store = FakeStore()
     store.down = True
-    first = UsageRecorder(store, settings)
+    first = UsageRecorder.from_settings(store, settings)
     await first.start()
     for i in range(120):
         first.record(make_record(i))
     await first.close()
     assert spool_lines(settings) == 120 and not store.rows
     store.down = False
-    second = UsageRecorder(store, settings)
+    second = UsageRecorder.from_settings(store, settings)
     await second.start()  # adopts the dead process's spool
     assert len(store.rows) == 120 and second.stats.replayed == 120
     assert not list(Path(settings.usage_spool_dir).glob("*.jsonl")) or spool_lines(settings) == 0
@@ -94,7 +94,7 @@ async def test_replay_is_idempotent(settings: Settings) -> None:
     spool = Spool.create(settings.usage_spool_dir)
     spool.append(recs)
     spool.release(delete=False)
-    recorder = UsageRecorder(store, settings)
+    recorder = UsageRecorder.from_settings(store, settings)
     await recorder.start()
     assert len(store.rows) == 10
     assert recorder.stats.written == 4 and recorder.stats.duplicates == 6
@@ -105,12 +105,12 @@ async def test_a_live_process_spool_is_not_adopted(settings: Settings) -> None:
     live = Spool.create(settings.usage_spool_dir)
     live.append([make_record(1)])
     store = FakeStore()
-    recorder = UsageRecorder(store, settings)
+    recorder = UsageRecorder.from_settings(store, settings)
     await recorder.start()
     assert not store.rows  # still owned (locked) by its writer
     await recorder.close()
     live.release(delete=False)
-    again = UsageRecorder(store, settings)
+    again = UsageRecorder.from_settings(store, settings)
     await again.start()
     assert list(store.rows) == ["req-team-a-000001"]
     await again.close()
@@ -123,7 +123,7 @@ async def test_torn_last_line_is_skipped(settings: Settings) -> None:
     with open(spool.path, "ab") as fh:
         fh.write(make_record(2).to_json()[:40])
     store = FakeStore()
-    recorder = UsageRecorder(store, settings)
+    recorder = UsageRecorder.from_settings(store, settings)
     await recorder.start()
     assert list(store.rows) == ["req-team-a-000001"]
     await recorder.close()
@@ -135,7 +135,7 @@ async def test_flush_notifies_touched_teams_and_keys_with_budgets(settings: Sett
     async def on_flush(touched: dict[tuple[str, str | None], Decimal | None]) -> None:
         seen.append(touched)
 
-    recorder = UsageRecorder(FakeStore(), settings, on_flush=on_flush)
+    recorder = UsageRecorder.from_settings(FakeStore(), settings, on_flush=on_flush)
     await recorder.start()
     recorder.record(make_record(1, team="a", budget=Decimal(10)))
     recorder.record(make_record(2, team="b"))
@@ -147,12 +147,12 @@ async def test_flush_notifies_touched_teams_and_keys_with_budgets(settings: Sett
 
 async def test_record_after_close_is_spooled_not_lost(settings: Settings) -> None:
     store = FakeStore()
-    recorder = UsageRecorder(store, settings)
+    recorder = UsageRecorder.from_settings(store, settings)
     await recorder.start()
     await recorder.close()
     recorder.record(make_record(7))
     assert spool_lines(settings) == 1
-    again = UsageRecorder(store, settings)
+    again = UsageRecorder.from_settings(store, settings)
     await again.start()
     assert list(store.rows) == ["req-team-a-000007"]
     await again.close()
