@@ -86,20 +86,35 @@ class Buckets:
 
     def __init__(self) -> None:
         self.counts: dict[int, int] = {}  # bucket index -> units; insertion order = time order
+        self.latest: dict[int, int] = {}  # bucket index -> time (ms) of its newest request
         self.total = 0
         self.newest: int | None = None
 
-    def evict(self, oldest_counted: int) -> bool:
+    def evict(self, oldest_counted: int, now: int) -> bool:
         """Drop buckets that left the window; False when nothing is left (the caller starts afresh)."""
         if self.newest is None or self.newest < oldest_counted:
             return False
         for index in [b for b in self.counts if b < oldest_counted]:
-            self.total -= self.counts.pop(index)
+            self._drop(index)
+        # The oldest counted bucket straddles the window's edge: gone once its newest request is W old,
+        # so a client pacing at the limit is never refused (ratelimit.lua does the same).
+        if oldest_counted in self.counts and self.leaves_ms(oldest_counted, now) <= 0:
+            self._drop(oldest_counted)
+            if self.newest == oldest_counted:
+                return False
         return True
+
+    def _drop(self, index: int) -> None:
+        self.total -= self.counts.pop(index)
+        self.latest.pop(index, None)
+
+    def leaves_ms(self, index: int, now: int) -> int:
+        return self.latest[index] + WINDOW_MS - now
 
     def add(self, now: int, amount: int) -> None:
         index = now // BUCKET_MS
         self.counts[index] = self.counts.get(index, 0) + amount
+        self.latest[index] = max(self.latest.get(index, 0), now)
         self.total += amount
         self.newest = index
 
@@ -112,7 +127,7 @@ class Buckets:
     def reset_ms(self, now: int) -> int:
         if self.total <= 0 or self.newest is None:
             return 0
-        return (self.newest + self.SPAN + 1) * BUCKET_MS - now
+        return self.leaves_ms(self.newest, now)
 
     def retry_ms(self, now: int, limit: int, cost: int) -> int:
         """When the oldest buckets will have freed enough for cost to fit (-1: never, cost > limit)."""
@@ -122,7 +137,7 @@ class Buckets:
         for index in sorted(self.counts):
             freed += self.counts[index]
             if freed >= need:
-                return (index + self.SPAN + 1) * BUCKET_MS - now
+                return self.leaves_ms(index, now)
         return self.reset_ms(now)
 
 
@@ -181,7 +196,7 @@ class LocalLimiter:
 
     def _buckets(self, key: str, now: int) -> Buckets:
         buckets = self._windows.get(key)
-        if buckets is None or not buckets.evict(now // BUCKET_MS - WINDOW_MS // BUCKET_MS):
+        if buckets is None or not buckets.evict(now // BUCKET_MS - WINDOW_MS // BUCKET_MS, now):
             buckets = self._windows[key] = Buckets()
         return buckets
 

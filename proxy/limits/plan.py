@@ -19,7 +19,7 @@ from proxy.ids import random_hex
 logger = logging.getLogger(__name__)
 
 WINDOW_MS = 60_000
-BUCKET_MS = 1_000  # sliding-window granularity: usage is counted for at most one bucket longer than W
+BUCKET_MS = 100  # sliding-window granularity (each bucket keeps its count and its newest request: see ratelimit.lua)
 NANO = Decimal(10) ** 9
 
 # Positions in the state vector (see the return tuple documented in ratelimit.lua).

@@ -71,6 +71,21 @@ local lo = bucket - N  -- oldest bucket still counted
 -- Lua prints numbers >= 1e14 in exponent form, which Redis rejects as an integer argument.
 local function int(x) return string.format('%d', x) end
 
+-- When bucket j leaves the window: once its newest request ('m'..j) is W old. Exact at the window's edge,
+-- so a client pacing at the limit is never refused and no wait exceeds W (hashes written before the 'm'
+-- fields existed fall back to the bucket's end).
+local function leaves_ms(key, j)
+  local m = redis.call('HGET', key, 'm' .. int(j))
+  if m then return tonumber(m) + W - now end
+  return (j + N + 1) * B - now
+end
+
+local function drop(key, j)
+  local c = tonumber(redis.call('HGET', key, int(j))) or 0
+  redis.call('HDEL', key, int(j), 'm' .. int(j))
+  return c
+end
+
 -- Drops buckets that left the window; returns sum, oldest, newest (nil, nil when empty).
 local function load(key)
   local v = redis.call('HMGET', key, 's', 'o', 'n')
@@ -80,28 +95,36 @@ local function load(key)
     redis.call('DEL', key)
     return 0, nil, nil
   end
+  local changed = false
   if o < lo then
     for j = o, lo - 1 do  -- at most N iterations: o >= n - N and n >= lo
-      local c = redis.call('HGET', key, int(j))
-      if c then
-        s = s - tonumber(c)
-        redis.call('HDEL', key, int(j))
-      end
+      s = s - drop(key, j)
     end
-    o = lo
-    redis.call('HSET', key, 's', int(s), 'o', int(o))
+    o, changed = lo, true
   end
+  -- The oldest counted bucket straddles the window's edge: it is gone once its newest request is W old.
+  if o == lo and leaves_ms(key, lo) <= 0 then
+    s = s - drop(key, lo)
+    if n == lo then
+      redis.call('DEL', key)
+      return 0, nil, nil
+    end
+    o, changed = lo + 1, true
+  end
+  if changed then redis.call('HSET', key, 's', int(s), 'o', int(o)) end
   return s, o, n
 end
 
 local function add(key, s, o, amount)
   redis.call('HINCRBY', key, int(bucket), int(amount))
-  redis.call('HSET', key, 's', int(s + amount), 'o', int(o or bucket), 'n', int(bucket))
+  local m = tonumber(redis.call('HGET', key, 'm' .. int(bucket))) or 0
+  redis.call('HSET', key, 's', int(s + amount), 'o', int(o or bucket), 'n', int(bucket),
+             'm' .. int(bucket), int(math.max(m, now)))
   redis.call('PEXPIRE', key, int(W + 2 * B))
 end
 
-local function reset_ms(s, n)
-  if s > 0 then return (n + N + 1) * B - now end
+local function reset_ms(key, s, n)
+  if s > 0 then return leaves_ms(key, n) end
   return 0
 end
 
@@ -111,9 +134,9 @@ local function retry_ms(key, s, o, n, limit, cost)
   local need, freed = s + cost - limit, 0
   for j = o, n do
     freed = freed + (tonumber(redis.call('HGET', key, int(j))) or 0)
-    if freed >= need then return (j + N + 1) * B - now end
+    if freed >= need then return leaves_ms(key, j) end
   end
-  return (n + N + 1) * B - now
+  return leaves_ms(key, n)
 end
 
 -- Reservations of requests never settled (crashed replica) go back to the budget.
@@ -151,7 +174,7 @@ local function admit()
     if limit[i] >= 0 then
       local s, o, n = load(KEYS[i])
       sums[i], oldest[i] = s, o
-      out[3 * i + 1], out[3 * i + 3] = s, reset_ms(s, n)
+      out[3 * i + 1], out[3 * i + 3] = s, reset_ms(KEYS[i], s, n)
       if s + cost[i] > limit[i] then
         rate_ok = false
         out[3 * i + 2] = retry_ms(KEYS[i], s, o, n, limit[i], cost[i])
@@ -184,7 +207,7 @@ local function admit()
   for i = 1, 4 do
     if limit[i] >= 0 then
       add(KEYS[i], sums[i], oldest[i], cost[i])
-      out[3 * i + 1], out[3 * i + 3] = sums[i] + cost[i], reset_ms(sums[i] + cost[i], bucket)
+      out[3 * i + 1], out[3 * i + 3] = sums[i] + cost[i], reset_ms(KEYS[i], sums[i] + cost[i], bucket)
     end
   end
   local expiry = int(now + tonumber(ARGV[15]))

@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 
 from proxy.auth.principal import Limits, Principal
 from proxy.errors import QuotaExceeded, RateLimited, UpstreamUnavailable
-from proxy.limits.plan import period_of
+from proxy.limits.plan import BUCKET_MS, WINDOW_MS, period_of
 from proxy.limits.redis import RedisLimiter
 from tests.conftest import free_port, start_redis
 
@@ -54,17 +54,18 @@ async def test_exact_burst_with_server_time(redis_client: aioredis.Redis) -> Non
     assert len(rejected) == 70 and len(results) - len(rejected) == 30
     assert all(r.retry_after_s and r.retry_after_s > 0 and r.headers["retry-after"] for r in rejected)
     assert all(r.headers["x-ratelimit-remaining-requests"] == "0" for r in rejected)
-    # The counters are observable in Redis: one hash of 1-s buckets per limit, under the team's hash tag,
-    # with their sum in "s"; a burst lands in one or two buckets.
+    # The counters are observable in Redis: one hash of buckets per limit, under the team's hash tag,
+    # with their sum in "s"; a burst lands in one or two buckets (a count and a newest-request time each).
     state = await redis_client.hgetall(f"rl:{{team:{who.team_id}}}:rpm:team")
-    assert int(state[b"s"]) == 30 and len(state) <= 5
+    assert int(state[b"s"]) == 30 and len(state) <= 3 + 2 * 2
     tokens = await redis_client.hgetall(f"rl:{{team:{who.team_id}}}:tpm:team")
     assert int(tokens[b"s"]) == 300
     assert 0 < await redis_client.pttl(f"rl:{{team:{who.team_id}}}:rpm:team") <= 62_000
 
 
 async def test_bucket_hash_stays_bounded_under_steady_traffic(redis_client: aioredis.Redis) -> None:
-    # An injected clock walks 5 minutes in 0.25 s steps: one field per live bucket, never more.
+    # An injected clock walks 5 minutes in 0.25 s steps: two fields per live bucket (its count and its
+    # newest request's time), never more.
     now = [1_700_000_000.0]
     limiter = RedisLimiter(redis_client, timeout_ms=2000, policy="closed", clock=lambda: now[0])
     who, sizes = team(rpm=100_000), []
@@ -72,8 +73,9 @@ async def test_bucket_hash_stays_bounded_under_steady_traffic(redis_client: aior
         now[0] += 0.25
         await limiter.admit(who, tokens=1, cost_usd=ZERO)
         sizes.append(await redis_client.hlen(f"rl:{{team:{who.team_id}}}:rpm:team"))
-    assert max(sizes) <= 61 + 3
-    assert int(await redis_client.hget(f"rl:{{team:{who.team_id}}}:rpm:team", "s")) == 61 * 4 - 3
+    assert max(sizes) <= 2 * (WINDOW_MS // BUCKET_MS + 1) + 3
+    # Exactly the requests of the last 60 s (4 a second): the one admitted 60.0 s ago has left.
+    assert int(await redis_client.hget(f"rl:{{team:{who.team_id}}}:rpm:team", "s")) == 60 * 4
 
 
 async def test_budget_burst_overshoots_by_at_most_one_reservation(redis_client: aioredis.Redis) -> None:

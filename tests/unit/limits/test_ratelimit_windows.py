@@ -1,4 +1,5 @@
-"""Sliding windows of 1-s buckets: edges, no rolling minute over the limit, retry-after, headers, team/key."""
+"""Sliding windows of 100 ms buckets, exact at the edge: no rolling minute over the limit, a client pacing at the
+limit never refused, retry-after never above the window, headers, team/key."""
 
 from __future__ import annotations
 
@@ -30,15 +31,15 @@ async def test_window_edge_and_retry_after(make: Factory, clock: FakeClock) -> N
         await limiter.admit(who, tokens=1, cost_usd=ZERO)
     err = exc.value
     assert err.type == "requests" and err.code == "rate_limit_exceeded" and err.status == 429
-    # The three sit in the bucket [T0, T0+1s), counted until T0+61s: 60 s plus one bucket.
-    assert err.retry_after_s == 61.0
-    assert err.headers["retry-after"] == "61"
+    # The three were admitted at T0: counted while younger than 60 s, so until T0 + 60 s, never longer.
+    assert err.retry_after_s == 60.0
+    assert err.headers["retry-after"] == "60"
     assert err.message == (
         "Rate limit reached for requests per minute (RPM) on team acme: Limit 3, Used 3, Requested 1. "
-        "Please try again in 1m1s."
+        "Please try again in 1m0s."
     )
     assert err.headers["x-ratelimit-remaining-requests"] == "0"
-    clock.advance(60.999)
+    clock.advance(59.999)
     with pytest.raises(RateLimited):
         await limiter.admit(who, tokens=1, cost_usd=ZERO)
     clock.advance(0.001)
@@ -57,7 +58,7 @@ async def test_burst_across_the_minute_never_exceeds_the_limit(make: Factory, cl
     await limiter.admit(who, tokens=1, cost_usd=ZERO)
     with pytest.raises(RateLimited) as exc:
         await limiter.admit(who, tokens=1, cost_usd=ZERO)
-    assert exc.value.retry_after_s == 58.0  # the 29 (bucket T0 + 59 s) leave at T0 + 120 s
+    assert exc.value.retry_after_s == 57.5  # the 29 (admitted at T0 + 59.5 s) leave at T0 + 119.5 s
 
 
 async def test_oldest_buckets_slide_out_first(make: Factory, clock: FakeClock) -> None:
@@ -71,15 +72,15 @@ async def test_oldest_buckets_slide_out_first(make: Factory, clock: FakeClock) -
     clock.advance(20)  # T0 + 60 s: all ten still counted
     with pytest.raises(RateLimited) as exc:
         await limiter.admit(who, tokens=1, cost_usd=ZERO)
-    assert exc.value.retry_after_s == 31.0  # the six from T0 + 30 s leave at T0 + 91 s
-    clock.advance(30.999)
+    assert exc.value.retry_after_s == 30.0  # the six from T0 + 30 s leave at T0 + 90 s
+    clock.advance(29.999)
     with pytest.raises(RateLimited):
         await limiter.admit(who, tokens=1, cost_usd=ZERO)
     clock.advance(0.001)
     for _ in range(6):
         admission = await limiter.admit(who, tokens=1, cost_usd=ZERO)
     assert admission.headers["x-ratelimit-remaining-requests"] == "0"
-    assert admission.headers["x-ratelimit-reset-requests"] == "1m1s"  # the newest bucket is this one
+    assert admission.headers["x-ratelimit-reset-requests"] == "1m0s"  # the newest request is this one
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -107,14 +108,14 @@ async def test_headers_for_admitted_request(make: Factory, clock: FakeClock) -> 
     assert admission.headers == {
         "x-ratelimit-limit-requests": "10",
         "x-ratelimit-remaining-requests": "9",
-        "x-ratelimit-reset-requests": "1m1s",
+        "x-ratelimit-reset-requests": "1m0s",
         "x-ratelimit-limit-tokens": "1000",
         "x-ratelimit-remaining-tokens": "900",
-        "x-ratelimit-reset-tokens": "1m1s",
+        "x-ratelimit-reset-tokens": "1m0s",
     }
-    clock.advance(0.25)  # reset counts down within the bucket
+    clock.advance(0.25)  # reset: when the newest request is 60 s old
     again = await limiter.admit(principal(Limits(rpm=10, tpm=1000)), tokens=0, cost_usd=ZERO)
-    assert again.headers["x-ratelimit-reset-requests"] == "1m0.75s"
+    assert again.headers["x-ratelimit-reset-requests"] == "1m0s"
 
 
 async def test_no_limits_means_unchecked_and_no_headers(make: Factory) -> None:
@@ -155,15 +156,15 @@ async def test_tokens_retry_after_and_message(make: Factory, clock: FakeClock) -
     await limiter.admit(who, tokens=100, cost_usd=ZERO)
     clock.advance(20)
     await limiter.admit(who, tokens=800, cost_usd=ZERO)
-    clock.advance(40)  # T0 + 60 s: 900 counted
+    clock.advance(39.5)  # T0 + 59.5 s: 900 counted
     with pytest.raises(RateLimited) as exc:
         await limiter.admit(who, tokens=400, cost_usd=ZERO)
-    # 300 must leave: the 100 at T0 are not enough, the 800 at T0 + 20 s leave at T0 + 81 s.
-    assert exc.value.retry_after_s == 21.0
+    # 300 must leave: the 100 at T0 are not enough, the 800 at T0 + 20 s leave at T0 + 80 s.
+    assert exc.value.retry_after_s == 20.5
     assert exc.value.type == "tokens"
     assert "tokens per minute (TPM) on team acme: Limit 1000, Used 900, Requested 400" in exc.value.message
-    assert exc.value.message.endswith("Please try again in 21s.")
-    clock.advance(1)  # the 100 left: 800 + 200 fits, 800 + 201 does not
+    assert exc.value.message.endswith("Please try again in 20.5s.")
+    clock.advance(0.5)  # T0 + 60 s: the 100 left: 800 + 200 fits, 800 + 201 does not
     with pytest.raises(RateLimited):
         await limiter.admit(who, tokens=201, cost_usd=ZERO)
     await limiter.admit(who, tokens=200, cost_usd=ZERO)
@@ -198,7 +199,7 @@ async def test_refund_leaves_with_the_estimate_it_corrects(make: Factory, clock:
     await admission.settle(tokens=100, cost_usd=ZERO)  # 500 refunded from the T0 bucket
     late = await limiter.admit(who, tokens=900, cost_usd=ZERO)
     assert late.headers["x-ratelimit-remaining-tokens"] == "0"
-    clock.advance(30.5)  # T0 + 60.5 s: the real 100 from T0 still counted, for 0.5 s more
+    clock.advance(29.5)  # T0 + 59.5 s: the real 100 from T0 still counted, for 0.5 s more
     with pytest.raises(RateLimited) as exc:
         await limiter.admit(who, tokens=100, cost_usd=ZERO)
     assert exc.value.retry_after_s == 0.5
@@ -222,3 +223,29 @@ async def test_settle_refund_never_goes_below_zero(make: Factory, clock: FakeClo
 )
 def test_openai_duration_format(ms: int, text: str) -> None:
     assert format_duration(ms) == text
+
+
+@pytest.mark.parametrize(("rpm", "interval"), [(60, 1.0), (30, 2.0), (10, 6.0), (60, 1.0001), (120, 0.5),
+                                               (240, 0.25), (600, 0.1001)])
+async def test_a_client_pacing_at_the_limit_is_never_refused(
+    make: Factory, clock: FakeClock, rpm: int, interval: float
+) -> None:
+    """One request every 60/rpm s, for 5 minutes, from any phase: never a 429 (hardening, fidelity)."""
+    limiter, who = make(), principal(Limits(rpm=rpm))
+    clock.advance(0.37)  # not on a bucket boundary
+    for _ in range(int(300 / interval)):
+        await limiter.admit(who, tokens=1, cost_usd=ZERO)
+        clock.advance(interval)
+
+
+@pytest.mark.parametrize("seed", range(3))
+async def test_retry_after_never_exceeds_the_window_and_is_exact(make: Factory, clock: FakeClock, seed: int) -> None:
+    rng, limiter, who = random.Random(seed), make(), principal(Limits(rpm=5, tpm=300))
+    for _ in range(400):
+        clock.advance(rng.choice([0, 0.01, 0.2, 0.9, 3, 11]))
+        try:
+            await limiter.admit(who, tokens=rng.choice([1, 20, 60]), cost_usd=ZERO)
+        except RateLimited as exc:
+            assert exc.retry_after_s is not None and 0 < exc.retry_after_s <= 60
+            assert int(exc.headers["retry-after"]) <= 60
+
