@@ -173,7 +173,7 @@ class RedisLimiter:
         (15 min), on top of the fallback's own admission. Removing them is exact and safe when the
         script never ran (ZREM of an absent member changes nothing): a settle with no token difference,
         no cost, and an admission time outside every window (so no TPM refund). The phantom RPM/TPM
-        charge, if any, stays and slides out within 61 s.
+        charge, if any, stays and slides out within 60 s.
         """
         if not any(v is not None for v in (*plan.concurrency, *plan.budgets_nano)):
             return
