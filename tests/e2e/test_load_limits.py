@@ -54,7 +54,9 @@ async def load(url: str, key: str) -> list[tuple[int, int]]:
 def test_two_thousand_streams_on_a_healthy_redis_never_fall_back(
     start_gateway: GatewayFactory, redis_url: str
 ) -> None:
-    gateway = start_gateway(REDIS_URL=redis_url, LLM_GATEWAY_UPSTREAM_MAX_CONNECTIONS="4000")
+    # The front door's caps (proxy/server/) sit above the load so that this test measures the limiter.
+    gateway = start_gateway(REDIS_URL=redis_url, LLM_GATEWAY_UPSTREAM_MAX_CONNECTIONS="4000",
+                            LLM_GATEWAY_HTTP_MAX_IN_FLIGHT="5000", LLM_GATEWAY_HTTP_MAX_CONNECTIONS="5000")
     team_id = "load-" + uuid.uuid4().hex[:8]
     with gateway.admin() as admin:
         assert admin.post("/admin/teams", json={"team_id": team_id, "team_name": team_id,
