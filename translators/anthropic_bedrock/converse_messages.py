@@ -13,6 +13,7 @@ from typing import Any
 from translators.anthropic_bedrock.common import SystemPrompt, is_billing_block
 from translators.anthropic_bedrock.converse_content import content_blocks, text_block
 from translators.anthropic_bedrock.errors import TranslationError
+from translators.converse_turns import merge_turns
 from translators.openai_bedrock.caching import append_point, cache_point
 from translators.openai_bedrock.capabilities import ModelCapabilities
 from translators.openai_bedrock.documents import finish_documents
@@ -36,19 +37,6 @@ def _system(value: str | list[Any] | None) -> list[dict[str, Any]]:
     return blocks
 
 
-def _merge(turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    merged: list[dict[str, Any]] = []
-    for turn in turns:
-        if merged and merged[-1]["role"] == turn["role"]:
-            merged[-1]["content"] += turn["content"]
-        else:
-            merged.append({"role": turn["role"], "content": list(turn["content"])})
-    for turn in merged:  # Claude wants toolResult blocks before any other block of the user turn
-        if turn["role"] == "user":
-            turn["content"].sort(key=lambda b: "toolResult" not in b)
-    return merged
-
-
 def convert_conversation(system: SystemPrompt, caps: ModelCapabilities) -> Conversation:
     conv = Conversation(system=_system(system.value))
     turns: list[dict[str, Any]] = []
@@ -60,7 +48,7 @@ def convert_conversation(system: SystemPrompt, caps: ModelCapabilities) -> Conve
                 raise TranslationError("message content is empty", param=f"messages[{i}].content")
             continue  # an empty assistant turn (thinking dropped, blank text) says nothing
         turns.append({"role": role, "content": blocks})
-    conv.messages = _merge(turns)
+    conv.messages = merge_turns(turns)
     finish_documents(conv.messages)
     if not conv.messages:
         raise TranslationError("messages must contain at least one user message", param="messages")

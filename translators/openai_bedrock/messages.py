@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from translators.converse_turns import merge_turns
 from translators.json_depth import MAX_JSON_DEPTH, depth_exceeds
 from translators.openai_bedrock.caching import append_point, cache_point, content_point
 from translators.openai_bedrock.capabilities import ModelCapabilities
@@ -170,19 +171,6 @@ def _turn(msg: dict[str, Any], role: str, i: int, conv: Conversation, caps: Mode
     return {"role": "assistant" if role == "assistant" else "user", "content": blocks}
 
 
-def _merge(turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    merged: list[dict[str, Any]] = []
-    for turn in turns:
-        if merged and merged[-1]["role"] == turn["role"]:
-            merged[-1]["content"] += turn["content"]
-        else:
-            merged.append({"role": turn["role"], "content": list(turn["content"])})
-    for turn in merged:  # Claude wants toolResult blocks before any other block of the user turn
-        if turn["role"] == "user":
-            turn["content"].sort(key=lambda b: "toolResult" not in b)
-    return merged
-
-
 def _leading_system(messages: list[Any]) -> tuple[list[dict[str, Any]], int]:
     blocks: list[dict[str, Any]] = []
     i = 0
@@ -204,7 +192,7 @@ def convert_messages(messages: Any, caps: ModelCapabilities) -> Conversation:
         turn = _turn(messages[i], _role(messages[i], i), i, conv, caps)
         if turn is not None:
             turns.append(turn)
-    conv.messages = _merge(turns)
+    conv.messages = merge_turns(turns)
     finish_documents(conv.messages)
     if not conv.messages:
         raise TranslationError("messages must contain at least one user message", param="messages")
