@@ -18,11 +18,13 @@ from typing import TYPE_CHECKING, Any
 from proxy.auth.admin_key import AdminGuard, weak_admin_key
 from proxy.auth.secrets import KeyHasher
 from proxy.catalog.catalog import ModelCatalog, Price
+from proxy.catalog.providers import ProviderConfig
 from proxy.observability.metrics import Metrics, series
 from proxy.pipeline.books import Books
 from proxy.pipeline.chat import ChatPipeline
 from proxy.pipeline.messages import MessagesPipeline
 from proxy.pipeline.passthrough import PassthroughPipeline
+from proxy.pipeline.routing import STATE_VALUES, CircuitBreakers, RetryPolicy, Router
 from proxy.providers.base import Provider
 from proxy.settings import ConfigError, Settings
 
@@ -55,17 +57,23 @@ class Services:
     redis: Any | None = None  # redis.asyncio.Redis when REDIS_URL is set
     alerter: BudgetAlerter | None = None
     metrics: Metrics = field(default_factory=Metrics)
+    router: Router = field(init=False)
     admin_guard: AdminGuard = field(init=False)
     chat: ChatPipeline = field(init=False)
     messages: MessagesPipeline = field(init=False)
     passthrough: PassthroughPipeline = field(init=False)
 
     def __post_init__(self) -> None:
+        self.router = Router(
+            CircuitBreakers(failures=self.settings.breaker_failures, open_s=self.settings.breaker_open_s),
+            RetryPolicy(retries=self.settings.upstream_retries, deadline_s=self.settings.fallback_deadline_s),
+        )
         self.admin_guard = AdminGuard(self.settings.admin_key,
                                       failures_per_minute=self.settings.admin_failures_per_minute)
         shared: dict[str, Any] = {
             "providers": self.providers, "limiter": self.limiter, "books": Books(self.metrics, self.usage),
             "keepalive_s": self.settings.stream_keepalive_s, "unpriced_price": _unpriced_price(self.settings),
+            "router": self.router,
         }
         self.chat = ChatPipeline(drop_unsupported=self.settings.drop_unsupported_params, **shared)
         self.messages = MessagesPipeline(**shared)
@@ -108,6 +116,18 @@ class Services:
         out += series("llm_gateway_ratelimit_fallback_total", "counter",
                       "Admissions answered in-process while Redis was unavailable.",
                       [({}, getattr(self.limiter, "fallback_count", 0))])
+        breakers = self.router.breakers.breakers
+        out += series("llm_gateway_deployment_circuit_state", "gauge",
+                      "Circuit breaker per deployment: 0 closed, 1 half-open, 2 open.",
+                      [({"deployment": label, "state": b.state}, STATE_VALUES[b.state])
+                       for label, b in sorted(breakers.items())])
+        out += series("llm_gateway_deployment_circuit_opened_total", "counter",
+                      "Times a deployment's circuit breaker opened.",
+                      [({"deployment": label}, b.opened_total) for label, b in sorted(breakers.items())])
+        out += series("llm_gateway_deployment_attempts_total", "counter",
+                      "Upstream attempts per deployment and outcome (ok, failed, request_error).",
+                      [({"deployment": label, "outcome": outcome}, n)
+                       for (label, outcome), n in sorted(self.router.attempts.items())])
         out += series("llm_gateway_ratelimit_overload_total", "counter",
                       "Admissions refused with 503 because this process, not Redis, was behind.",
                       [({}, getattr(self.limiter, "overload_count", 0))])
@@ -181,17 +201,44 @@ def create_limiter(
     )
 
 
-def create_providers(settings: Settings) -> dict[str, Provider]:
-    """One provider per kind the catalog can name (proxy/catalog/catalog.py PROVIDERS)."""
-    from proxy.providers.bedrock.client import BedrockClient
-    from proxy.providers.bedrock.provider import BedrockProvider
+def create_providers(settings: Settings, catalog: ModelCatalog | None = None) -> dict[str, Provider]:
+    """One provider per entry of the catalog's providers (proxy/catalog/providers.py); ``bedrock`` always."""
+    from proxy.catalog.providers import BUILTIN, builtin_bedrock
 
-    client = BedrockClient(
-        region=settings.aws_region, endpoint=settings.bedrock_endpoint_url,
-        connect_timeout_s=settings.upstream_connect_timeout_s, read_timeout_s=settings.upstream_read_timeout_s,
+    configs = catalog.providers if catalog is not None else {BUILTIN: builtin_bedrock()}
+    return {name: _provider(settings, config) for name, config in configs.items()}
+
+
+def _provider(settings: Settings, config: ProviderConfig) -> Provider:
+    connect = config.connect_timeout_s or settings.upstream_connect_timeout_s
+    if config.kind == "bedrock":
+        from proxy.providers.bedrock.client import BedrockClient
+        from proxy.providers.bedrock.provider import BedrockProvider
+
+        # Another region's built-in deployment talks to that region's public endpoint; the gateway's
+        # own endpoint override (a VPC endpoint, the emulator) is for AWS_REGION.
+        endpoint = config.endpoint_url or (settings.bedrock_endpoint_url if config.region is None else None)
+        return BedrockProvider(BedrockClient(
+            region=config.region or settings.aws_region, endpoint=endpoint, connect_timeout_s=connect,
+            read_timeout_s=config.idle_timeout_s or settings.upstream_read_timeout_s,
+            max_connections=settings.upstream_max_connections,
+        ))
+    from proxy.providers.openai_format.client import OpenAIFormatClient
+    from proxy.providers.openai_format.provider import OpenAIFormatProvider
+    from proxy.settings import provider_secret
+
+    key = provider_secret(config.api_key_env) if config.api_key_env else None
+    if config.api_key_env and key is None:
+        log.error("provider %s: the variable %s named by api_key_env is not set; its calls will fail",
+                  config.name, config.api_key_env)
+    client = OpenAIFormatClient(
+        config, key, connect_timeout_s=connect,
+        first_byte_timeout_s=config.first_byte_timeout_s or settings.upstream_read_timeout_s,
+        idle_timeout_s=config.idle_timeout_s or settings.upstream_read_timeout_s,
         max_connections=settings.upstream_max_connections,
     )
-    return {"bedrock": BedrockProvider(client)}
+    return OpenAIFormatProvider(client, missing_key=config.api_key_env if config.api_key_env and key is None
+                                else None)
 
 
 async def build_services(settings: Settings) -> Services:
@@ -239,7 +286,7 @@ async def build_services(settings: Settings) -> Services:
         return await month_to_date_spend(usage_store, team_id, period, key_id)
 
     limiter = create_limiter(settings, redis, budget_seed=budget_seed)
-    providers = create_providers(settings)
+    providers = create_providers(settings, catalog)
     for provider in providers.values():
         await provider.start()
     return Services(settings=settings, catalog=catalog, providers=providers, keystore=keystore, auth=auth,

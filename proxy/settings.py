@@ -126,6 +126,23 @@ class Settings:
         "LLM_GATEWAY_UPSTREAM_MAX_CONNECTIONS", 1000, int,
         doc="pooled connections to Bedrock per process (= concurrent Bedrock calls)",
     )
+    upstream_retries: int = _env(
+        "LLM_GATEWAY_UPSTREAM_RETRIES", 0, int,
+        doc="extra attempts on the same deployment after a throttle, 5xx or timeout, with jittered exponential "
+            "back-off (the upstream's retry-after honoured); 0: none, since the openai SDK retries too",
+    )
+    fallback_deadline_s: float = _env(
+        "LLM_GATEWAY_FALLBACK_DEADLINE_S", 30.0, float,
+        doc="no retry or fallback to another deployment starts later than this many seconds into a request",
+    )
+    breaker_failures: int = _env(
+        "LLM_GATEWAY_BREAKER_FAILURES", 5, int,
+        doc="consecutive failures that open a deployment's circuit breaker (it is then tried last)",
+    )
+    breaker_open_s: float = _env(
+        "LLM_GATEWAY_BREAKER_OPEN_S", 30.0, float,
+        doc="seconds an open circuit breaker waits before letting one probe call through",
+    )
     stream_keepalive_s: float = _env(
         "LLM_GATEWAY_STREAM_KEEPALIVE_S", 15.0, float,
         doc="seconds of upstream silence after which a stream gets an SSE keep-alive comment; 0: never",
@@ -263,6 +280,9 @@ class Settings:
             "LLM_GATEWAY_HTTP_MAX_CONNECTIONS": self.http_max_connections,
             "LLM_GATEWAY_HTTP_MAX_IN_FLIGHT": self.http_max_in_flight,
         }
+        if self.upstream_retries < 0 or self.breaker_failures < 1:
+            raise ConfigError("Config 'LLM_GATEWAY_UPSTREAM_RETRIES' must be >= 0 and "
+                              "'LLM_GATEWAY_BREAKER_FAILURES' >= 1")
         for name, value in http_limits.items():
             if not value > 0 or value == float("inf"):
                 raise ConfigError(f"Config '{name}' must be a positive, finite number, not {value!r}")
@@ -270,6 +290,11 @@ class Settings:
     @staticmethod
     def env_names() -> list[str]:
         return [f.metadata["env"] for f in dataclasses.fields(Settings)]
+
+
+def provider_secret(variable: str) -> str | None:
+    """A provider's key or token, from the variable the catalog names (proxy/catalog/providers.py)."""
+    return os.environ.get(variable) or None
 
 
 def environ_snapshot() -> dict[str, str]:

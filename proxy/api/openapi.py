@@ -119,7 +119,11 @@ HEADERS: dict[str, Schema] = {
                                           "`attachment; filename=\"usage-<group_by>-<from>-<to>.csv\"`.",
                            "schema": string(pattern=r"^attachment; filename=\"usage-.+\.csv\"$")},
     "TeamId": {"description": "The caller's team.", "required": True, "schema": string()},
-    "Provider": {"description": "The upstream provider (`aws-bedrock`).", "required": True, "schema": string()},
+    "Provider": {"description": "The upstream provider that served the call: `aws-bedrock`, `openai`, "
+                             "`azure-openai` or `openai-compatible`.", "required": True, "schema": string()},
+    "Deployment": {"description": "The deployment that served the call, `<catalog provider>/<model or Azure "
+                               "deployment>`; differs from the first one listed when the call fell back.",
+                   "required": True, "schema": string(examples=["bedrock/anthropic.claude-3-haiku-20240307-v1:0"])},
     "OverheadMs": {"description": "Milliseconds spent in the gateway itself, excluding the upstream call.",
                    "required": True, "schema": string(pattern=r"^[0-9]+(\.[0-9]+)?$")},
     "CostUsd": {"description": "The call's cost in USD (exact decimal). Not on streams: their cost is in the "
@@ -498,9 +502,11 @@ CHAT_RESPONSE_SCHEMAS: dict[str, Schema] = {
     "GatewayMetadata": obj(
         {"team_id": string(), "latency_ms": integer(minimum=0), "cost_usd": {"type": "number", "minimum": 0},
          "provider": string(examples=["aws-bedrock"]),
+         "deployment": string("The deployment that served the call (x-gateway-deployment).",
+                              examples=["bedrock/anthropic.claude-3-haiku-20240307-v1:0"]),
          "priced": {"type": "boolean", "description": "false when the cost is not fully priced (an alert)."},
          "request_id": string(pattern=r"^req_[0-9a-f]{32}$")},
-        ["team_id", "latency_ms", "cost_usd", "provider", "priced", "request_id"],
+        ["team_id", "latency_ms", "cost_usd", "provider", "deployment", "priced", "request_id"],
         description="What the gateway adds to a completion (and to a stream's finish and usage chunks).",
     ),
     "ResponseToolCall": obj(
@@ -904,8 +910,8 @@ def _chat_operation(operation_id: str, summary: str) -> Schema:
                        "events ending with `data: [DONE]`. A failure after the first byte arrives as an error "
                        "event. A stream carries the headers known before its first byte (no cost or latency).",
         "headers": {**ID_HEADERS, **RATE_LIMIT_HEADERS, "x-gateway-team-id": _h("TeamId"),
-                    "x-gateway-provider": _h("Provider"), "x-gateway-overhead-ms": _h("OverheadMs"),
-                    "x-gateway-cost-usd": _h("CostUsd"), "x-gateway-latency-ms": _h("LatencyMs"),
+                    "x-gateway-provider": _h("Provider"), "x-gateway-deployment": _h("Deployment"),
+                    "x-gateway-overhead-ms": _h("OverheadMs"), "x-gateway-cost-usd": _h("CostUsd"), "x-gateway-latency-ms": _h("LatencyMs"),
                     "x-gateway-cost-priced": _h("CostPriced")},
         "content": {"application/json": {"schema": ref("ChatCompletion")},
                     "text/event-stream": {"schema": ref("ChatCompletionStreamEvent")}},
@@ -916,6 +922,7 @@ def _chat_operation(operation_id: str, summary: str) -> Schema:
 
 
 CALL_HEADERS = {**RATE_LIMIT_HEADERS, "x-gateway-team-id": _h("TeamId"), "x-gateway-provider": _h("Provider"),
+                "x-gateway-deployment": _h("Deployment"),
                 "x-gateway-overhead-ms": _h("OverheadMs"), "x-gateway-cost-usd": _h("CostUsd"),
                 "x-gateway-latency-ms": _h("LatencyMs"), "x-gateway-cost-priced": _h("CostPriced")}
 ANTHROPIC_HEADER_PARAMS = [

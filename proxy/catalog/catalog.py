@@ -1,4 +1,5 @@
-"""Model catalog: client-facing aliases -> Bedrock ids, prices and capabilities (loaded from TOML)."""
+"""Model catalog: client-facing aliases -> deployments (Bedrock ids or other providers' models), prices and
+capabilities, loaded from TOML. The provider tables themselves are parsed in proxy/catalog/providers.py."""
 
 from __future__ import annotations
 
@@ -11,6 +12,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from proxy.catalog.providers import (
+    BUILTIN,
+    KINDS,
+    ProviderConfig,
+    ProviderConfigError,
+    builtin_bedrock,
+    parse_providers,
+)
 from proxy.errors import ModelNotFound
 from proxy.providers.bedrock.model_ids import (
     base_model_id,
@@ -22,7 +31,7 @@ from proxy.providers.bedrock.model_ids import (
 from translators.anthropic_bedrock.capabilities import AnthropicCapabilities
 from translators.openai_bedrock.capabilities import ModelCapabilities
 
-PROVIDERS = ("bedrock",)  # the provider kinds this version can build (proxy/services.py)
+PROVIDERS = KINDS  # the provider kinds this version can build (proxy/services.py)
 REGION_NAME = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}")  # eu-central-1, us-gov-west-1
 
 
@@ -75,6 +84,31 @@ class ModelEntry:
     # these betas and fields; other models answer through Converse (proxy/providers/bedrock/messages.py).
     anthropic: AnthropicCapabilities = field(default_factory=AnthropicCapabilities)
     anthropic_betas: frozenset[str] = frozenset()
+    # Deployments ([models.X] deployments = [...]): this entry is the first; ``alternatives`` are the
+    # others, in the catalog's order (proxy/pipeline/routing.py orders and falls back across them).
+    deployment: str | None = None  # Azure's deployment name (bedrock_id then holds the underlying model)
+    weight: int | None = None  # a share of first attempts; None: tried in the listed order
+    alternatives: tuple[ModelEntry, ...] = ()
+
+    @property
+    def upstream_model(self) -> str:
+        """The model the upstream is asked for (a Bedrock id, an OpenAI model name)."""
+        return self.bedrock_id
+
+    @property
+    def label(self) -> str:
+        """Names the deployment that served a call: x-gateway-deployment, the books, /metrics."""
+        return f"{self.provider}/{self.deployment or self.bedrock_id}"
+
+    @property
+    def record_model_id(self) -> str:
+        """What a usage record names as the upstream model: the Bedrock id on the built-in Bedrock
+        provider (as before deployments existed), else the deployment's label."""
+        return self.bedrock_id if self.provider == "bedrock" else self.label
+
+    @property
+    def deployments(self) -> tuple[ModelEntry, ...]:
+        return (self, *self.alternatives)
 
     @property
     def native_anthropic(self) -> bool:
@@ -162,10 +196,51 @@ def _limits(raw: Any, where: str) -> dict[str, Any]:
     return dict(raw)
 
 
-def _provider(raw: Any, where: str) -> str:
-    if raw not in PROVIDERS:
-        raise CatalogError(f"{where}: provider must be one of {', '.join(PROVIDERS)}, got {raw!r}")
-    return str(raw)
+def _provider(raw: Any, providers: Mapping[str, ProviderConfig], where: str) -> str:
+    if not isinstance(raw, str) or raw not in providers:
+        raise CatalogError(f"{where}: provider must be one of the declared providers "
+                           f"({', '.join(sorted(providers))}), got {raw!r}")
+    return raw
+
+
+_DEPLOYMENT_KEYS = frozenset({"provider", "model", "deployment", "weight", "region", "pricing"})
+
+
+def _deployments(raw: Any, model: dict[str, Any], providers: dict[str, ProviderConfig],
+                 where: str) -> list[dict[str, Any]]:
+    """``deployments = [...]`` -> the fields of one ModelEntry each (first = the entry itself)."""
+    if not isinstance(raw, list) or not raw:
+        raise CatalogError(f"{where}.deployments: expected a non-empty list of {{ provider, model }} tables")
+    out = []
+    for i, item in enumerate(raw):
+        at = f"{where}.deployments[{i}]"
+        if not isinstance(item, dict) or set(item) - _DEPLOYMENT_KEYS:
+            raise CatalogError(f"{at}: expected a table with keys from {sorted(_DEPLOYMENT_KEYS)}")
+        name = _provider(item.get("provider"), providers, at)
+        config = providers[name]
+        region = item.get("region")
+        if region is not None:
+            if not isinstance(region, str) or not REGION_NAME.fullmatch(region):
+                raise CatalogError(f"{at}.region: not an AWS region name (like eu-central-1)")
+            if config.kind == "bedrock" and region != config.region:
+                # Another region of the built-in credentials: its own client (proxy/services.py).
+                config = providers.setdefault(f"{name}@{region}", builtin_bedrock(region))
+                name = config.name
+        deployment = item.get("deployment")
+        if deployment is not None and (not isinstance(deployment, str) or not deployment):
+            raise CatalogError(f"{at}.deployment: expected the Azure deployment's name")
+        if config.kind == "azure" and config.path == "deployments" and deployment is None:
+            raise CatalogError(f"{at}.deployment: an Azure deployment names its deployment")
+        upstream = item.get("model", deployment)
+        if not isinstance(upstream, str) or not upstream:
+            raise CatalogError(f"{at}.model: expected the upstream model's name")
+        weight = item.get("weight")
+        if weight is not None and (isinstance(weight, bool) or not isinstance(weight, int) or weight < 0):
+            raise CatalogError(f"{at}.weight: expected a non-negative integer")
+        pricing = item.get("pricing", model.get("pricing"))
+        out.append({"bedrock_id": upstream, "provider": name, "deployment": deployment, "weight": weight,
+                    "price": _price(pricing, f"{at}.pricing" if "pricing" in item else f"{where}.pricing")})
+    return out
 
 
 def _capabilities(raw: dict[str, Any] | None, bedrock_id: str, where: str) -> ModelCapabilities:
@@ -188,17 +263,21 @@ class ModelCatalog:
 
     def __init__(self, entries: list[ModelEntry], *, allow_raw_model_ids: bool = True,
                  region: str | None = None, base_price_regions: tuple[str, ...] = BASE_PRICE_REGIONS,
-                 default_betas: frozenset[str] = frozenset()) -> None:
+                 default_betas: frozenset[str] = frozenset(),
+                 providers: Mapping[str, ProviderConfig] | None = None) -> None:
         self.default_betas = default_betas  # for raw Claude ids without a listed sibling
         self.region = region
         self.base_price_regions = base_price_regions
+        self.providers = dict(providers or {BUILTIN: builtin_bedrock()})
         self._tables = {entry.alias: entry.price for entry in entries}  # with their regional overrides
-        entries = [replace(entry, price=self._price_for(entry.alias, entry.bedrock_id)) for entry in entries]
+        entries = [self._flat_prices(entry) for entry in entries]
         self.entries = {entry.alias: entry for entry in entries}
         self.allow_raw_model_ids = allow_raw_model_ids
-        self._by_bedrock_id = {entry.bedrock_id: entry for entry in entries}
+        # Raw ids resolve to Bedrock only: another provider's model name is reached by its alias.
+        on_bedrock = [entry for entry in entries if self.providers[entry.provider].kind == "bedrock"]
+        self._by_bedrock_id = {entry.bedrock_id: entry for entry in on_bedrock}
         self._by_alias = {alias: entry for entry in entries for alias in entry.aliases}
-        self._by_base_model = {entry.base_model_id: entry for entry in entries}
+        self._by_base_model = {entry.base_model_id: entry for entry in on_bedrock}
 
     @classmethod
     def load(cls, path: str | None = None, *, allow_raw_model_ids: bool | None = None,
@@ -214,21 +293,34 @@ class ModelCatalog:
         except tomllib.TOMLDecodeError as exc:
             raise CatalogError(f"{where}: {exc}") from None
         default_betas = _betas(data.get("settings", {}).get("anthropic_betas", []), f"{where}: settings")
+        try:
+            providers = parse_providers(data.get("providers"), where)
+        except ProviderConfigError as exc:
+            raise CatalogError(str(exc)) from None
         entries = []
         for alias, raw in data.get("models", {}).items():
             at = f"{where}: models.{alias}"
-            if "bedrock_id" not in raw:
-                raise CatalogError(f"{at}: bedrock_id is required")
-            entries.append(ModelEntry(
-                alias=alias,
-                bedrock_id=raw["bedrock_id"],
-                description=raw.get("description", ""),
-                capabilities=_capabilities(raw.get("capabilities"), raw["bedrock_id"], at),
-                price=_price(raw.get("pricing"), f"{at}.pricing"),
-                provider=_provider(raw.get("provider", "bedrock"), at),
-                **_limits(raw.get("limits"), f"{at}.limits"),
-                **_anthropic(raw, default_betas, at),
-            ))
+            if "bedrock_id" in raw and "deployments" in raw:
+                raise CatalogError(f"{at}: give either bedrock_id or deployments, not both")
+            if "bedrock_id" not in raw and "deployments" not in raw:
+                raise CatalogError(f"{at}: bedrock_id is required (or a list of deployments)")
+            if "deployments" in raw:
+                targets = _deployments(raw["deployments"], raw, providers, at)
+            else:
+                provider = _provider(raw.get("provider", BUILTIN), providers, at)
+                if providers[provider].kind != "bedrock":
+                    raise CatalogError(f"{at}: bedrock_id names a Bedrock model; use deployments for "
+                                       f"provider {provider!r}")
+                targets = [{"bedrock_id": raw["bedrock_id"], "provider": provider,
+                            "price": _price(raw.get("pricing"), f"{at}.pricing")}]
+            shared = {
+                "alias": alias, "description": raw.get("description", ""),
+                **_limits(raw.get("limits"), f"{at}.limits"), **_anthropic(raw, default_betas, at),
+            }
+            built = [ModelEntry(**shared, **target,
+                                capabilities=_capabilities(raw.get("capabilities"), target["bedrock_id"], at))
+                     for target in targets]
+            entries.append(replace(built[0], alternatives=tuple(built[1:])))
         allow = data.get("settings", {}).get("allow_raw_model_ids", True)
         if allow_raw_model_ids is not None:
             allow = allow and allow_raw_model_ids
@@ -237,7 +329,7 @@ class ModelCatalog:
                 isinstance(r, str) and REGION_NAME.fullmatch(r) for r in base_regions):
             raise CatalogError(f"{where}: settings.base_price_regions must be a list of AWS region names")
         return cls(entries, allow_raw_model_ids=bool(allow), region=region,
-                   base_price_regions=tuple(base_regions), default_betas=default_betas)
+                   base_price_regions=tuple(base_regions), default_betas=default_betas, providers=providers)
 
     def unverified_prices(self) -> list[str]:
         """Priced models billed in a region that neither the base prices nor an override vouch for.
@@ -247,7 +339,7 @@ class ModelCatalog:
         """
         unverified = []
         for alias, entry in self.entries.items():
-            table, region = self._tables.get(alias), billing_region(entry.bedrock_id, self.region)
+            table, region = self._tables.get(alias), self._billing_region(entry)
             if table is None or region is None or region in self.base_price_regions:
                 continue
             if region not in table.regions:
@@ -270,6 +362,19 @@ class ModelCatalog:
     def _price_for(self, alias: str, bedrock_id: str) -> Price | None:
         table = self._tables.get(alias)
         return None if table is None else table.for_region(billing_region(bedrock_id, self.region))
+
+    def _billing_region(self, entry: ModelEntry) -> str | None:
+        """Where a deployment is billed: its Bedrock provider's region; None off Bedrock (one price)."""
+        config = self.providers.get(entry.provider)
+        if config is None or config.kind != "bedrock":
+            return None
+        return billing_region(entry.bedrock_id, config.region or self.region)
+
+    def _flat_prices(self, entry: ModelEntry) -> ModelEntry:
+        """Each deployment carries the flat price billed where it runs (Price.for_region)."""
+        def flat(one: ModelEntry) -> ModelEntry:
+            return one if one.price is None else replace(one, price=one.price.for_region(self._billing_region(one)))
+        return replace(flat(entry), alternatives=tuple(flat(alt) for alt in entry.alternatives))
 
     def _raw(self, name: str, listed: ModelEntry | None) -> ModelEntry:
         # A raw id inherits price and capabilities from the listed entry of the same foundation model,

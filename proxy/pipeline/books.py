@@ -66,7 +66,7 @@ class Books:
             key_id=principal.key_id,
             cost_center=principal.cost_center,
             model=entry.alias,
-            bedrock_model_id=entry.bedrock_id,
+            bedrock_model_id=entry.record_model_id,
             prompt_tokens=prompt,
             completion_tokens=completion,
             cached_tokens=usage.cache_read_tokens if usage is not None else 0,

@@ -68,6 +68,7 @@ class ChatCall:
             "latency_ms": self.latency_ms(),
             "cost_usd": float(cost.cost_usd),
             "provider": self.provider.name,
+            "deployment": self.entry.label,
             "priced": cost.priced,
             "request_id": self.request_id,
         }
@@ -82,6 +83,7 @@ class ChatCall:
             **self.admission.headers,
             "x-gateway-team-id": self.principal.team_id,
             "x-gateway-provider": self.provider.name,
+            "x-gateway-deployment": self.entry.label,
             "x-gateway-overhead-ms": str(self.overhead_ms()),
         }
         if self.usage is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -26,6 +26,7 @@ from proxy.pipeline.call import ChatCall
 from proxy.pipeline.drain import DRAIN, Drain
 from proxy.pipeline.estimates import COMPLETION_ALLOWANCE, WORST_CASE_COMPLETION
 from proxy.pipeline.relay import abandon, relay
+from proxy.pipeline.routing import Router
 from proxy.providers.base import CallInfo, PreparedChat, Provider, UnreadableResponse
 from proxy.usage import pricing
 
@@ -73,8 +74,9 @@ class CallPipeline:
 
     def __init__(self, *, providers: Mapping[str, Provider], limiter: Limiter, books: Books,
                  drop_unsupported: bool = False, keepalive_s: float = 0.0,
-                 unpriced_price: Price | None = None, drain: Drain = DRAIN) -> None:
+                 unpriced_price: Price | None = None, drain: Drain = DRAIN, router: Router | None = None) -> None:
         self.providers = providers
+        self.router = router or Router()
         self.limiter = limiter
         self.books = books
         self.drop_unsupported = drop_unsupported
@@ -85,15 +87,58 @@ class CallPipeline:
     def priced(self, entry: ModelEntry, principal: Principal) -> ModelEntry:
         return self._unpriced(entry, principal) if entry.price is None else entry
 
+    def first_prepared(self, entry: ModelEntry, principal: Principal,
+                       prepare: Callable[[Provider, ModelEntry], PreparedChat],
+                       ) -> tuple[list[ModelEntry], PreparedChat]:
+        """The deployments to try, in order (proxy/pipeline/routing.py), the first one's request prepared.
+
+        A deployment that cannot express the request (its provider's 400) or cannot be priced for this
+        principal is left out when another can; with none left, the first one's error is the answer.
+        """
+        candidates: list[ModelEntry] = []
+        prepared: PreparedChat | None = None
+        first_error: GatewayError | None = None
+        for candidate in self.router.order(entry):
+            try:
+                candidate = self.priced(candidate, principal)
+                if prepared is None:
+                    prepared = prepare(self.providers[candidate.provider], candidate)
+            except (InvalidRequest, PermissionDenied) as exc:
+                first_error = first_error or exc
+                continue
+            candidates.append(candidate)
+        if prepared is None:
+            assert first_error is not None
+            raise first_error
+        return candidates, prepared
+
+    async def routed(self, call: ChatCall, candidates: Sequence[ModelEntry],
+                     prepare: Callable[[Provider, ModelEntry], PreparedChat],
+                     step: Callable[[ChatCall], Awaitable[R]]) -> R:
+        """``step`` on the first deployment, falling back to the others (each prepared only if reached)."""
+        def use(candidate: ModelEntry, index: int) -> bool:
+            if index == 0:
+                return True
+            provider = self.providers[candidate.provider]
+            try:
+                prepared = prepare(provider, candidate)
+            except InvalidRequest:
+                return False
+            call.entry, call.provider, call.prepared = candidate, provider, prepared
+            return True
+
+        return await self.router.run(candidates, call.started, use, lambda _candidate: step(call))
+
     async def admit(self, *, info: CallInfo, principal: Principal, entry: ModelEntry, provider: Provider,
                     prepared: PreparedChat, started: float, route: str = "chat",
-                    session_id: str | None = None) -> ChatCall:
+                    session_id: str | None = None, alternatives: Sequence[ModelEntry] = ()) -> ChatCall:
         estimate = prepared.prompt_estimate
         check_model_limits(entry, estimate, prepared.max_tokens)
+        completion = prepared.max_tokens or WORST_CASE_COMPLETION
+        # A fallback may land on a dearer deployment: reserve the budget for the dearest one.
+        worst_cost = max(pricing.worst_case_cost(e, estimate, completion) for e in (entry, *alternatives))
         admission = await self.limiter.admit(
-            principal,
-            tokens=estimate + (prepared.max_tokens or COMPLETION_ALLOWANCE),
-            cost_usd=pricing.worst_case_cost(entry, estimate, prepared.max_tokens or WORST_CASE_COMPLETION),
+            principal, tokens=estimate + (prepared.max_tokens or COMPLETION_ALLOWANCE), cost_usd=worst_cost,
         )
         return ChatCall(info=info, principal=principal, entry=entry, provider=provider, prepared=prepared,
                         admission=admission, started=started, route=route, session_id=session_id)
@@ -145,14 +190,18 @@ class ChatPipeline(CallPipeline):
 
     async def run(self, *, request_id: str, principal: Principal, entry: ModelEntry, body: dict[str, Any],
                   started: float) -> Reply | StreamReply:
-        entry = self.priced(entry, principal)
-        provider = self.providers[entry.provider]
-        prepared = provider.prepare(body, entry, drop_unsupported=self.drop_unsupported)
+        def prepare(provider: Provider, deployment: ModelEntry) -> PreparedChat:
+            return provider.prepare(body, deployment, drop_unsupported=self.drop_unsupported)
+
+        candidates, prepared = self.first_prepared(entry, principal, prepare)
+        first = candidates[0]
         info = CallInfo(request_id=request_id, model=body["model"], completion_id="chatcmpl-" + random_hex(),
                         created=int(time.time()))
-        call = await self.admit(info=info, principal=principal, entry=entry, provider=provider,
-                                prepared=prepared, started=started)
-        return await self.guarded(call, self._stream if prepared.stream else self._complete)
+        call = await self.admit(info=info, principal=principal, entry=first, provider=self.providers[first.provider],
+                                prepared=prepared, started=started, alternatives=candidates[1:])
+        step = self._stream if prepared.stream else self._complete
+        return await self.guarded(call, functools.partial(self.routed, candidates=candidates, prepare=prepare,
+                                                          step=step))
 
     async def _complete(self, call: ChatCall) -> Reply | StreamReply:
         completion = await call.provider.chat(call.entry, call.prepared, call.info)

@@ -20,7 +20,7 @@ from proxy.ids import random_hex
 from proxy.pipeline.call import ChatCall
 from proxy.pipeline.chat import CallPipeline, Reply, StreamReply
 from proxy.pipeline.relay import abandon, relay
-from proxy.providers.base import CallInfo, ChatStream
+from proxy.providers.base import CallInfo, ChatStream, PreparedChat, Provider
 from translators.anthropic_bedrock.errors import error_body, error_type_for_status
 from translators.anthropic_bedrock.sse import PING, event_bytes
 
@@ -56,15 +56,19 @@ ANTHROPIC = AnthropicEvents()
 class MessagesPipeline(CallPipeline):
     async def run(self, *, request_id: str, principal: Principal, entry: ModelEntry, body: dict[str, Any],
                   beta_header: str | None, started: float, session_id: str | None = None) -> Reply | StreamReply:
-        entry = self.priced(entry, principal)
-        provider = self.providers[entry.provider]
-        prepared = provider.prepare_messages(body, entry, beta_header=beta_header)
+        def prepare(provider: Provider, deployment: ModelEntry) -> PreparedChat:
+            return provider.prepare_messages(body, deployment, beta_header=beta_header)
+
+        candidates, prepared = self.first_prepared(entry, principal, prepare)
+        first = candidates[0]
         info = CallInfo(request_id=request_id, model=body["model"], completion_id="chatcmpl-" + random_hex(),
                         created=int(time.time()))
-        call = await self.admit(info=info, principal=principal, entry=entry, provider=provider,
-                                prepared=prepared, started=started, route="messages",
-                                session_id=session_id)
-        return await self.guarded(call, self._stream if prepared.stream else self._complete)
+        call = await self.admit(info=info, principal=principal, entry=first, provider=self.providers[first.provider],
+                                prepared=prepared, started=started, route="messages", session_id=session_id,
+                                alternatives=candidates[1:])
+        step = self._stream if prepared.stream else self._complete
+        return await self.guarded(call, functools.partial(self.routed, candidates=candidates, prepare=prepare,
+                                                          step=step))
 
     async def _complete(self, call: ChatCall) -> Reply | StreamReply:
         completion = await call.provider.messages(call.entry, call.prepared, call.info)

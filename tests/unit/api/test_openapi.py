@@ -236,6 +236,7 @@ def test_model_usage_and_error_answers_match_their_schemas() -> None:
      "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3,
                "prompt_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0}},
      "gateway_metadata": {"team_id": "demo", "latency_ms": 2, "cost_usd": 2.75e-6, "provider": "aws-bedrock",
+                          "deployment": "bedrock/anthropic.claude-3-haiku-20240307-v1:0",
                           "priced": True, "request_id": "req_" + "a" * 32}},
 ])
 def test_a_completion_matches_its_schema(body: dict[str, Any]) -> None:
