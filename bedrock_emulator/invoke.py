@@ -20,6 +20,7 @@ import orjson
 from bedrock_emulator.anthropic_validation import cache_breakpoints, validate_messages_body
 from bedrock_emulator.asgi import EmulatedError, Header, validation_error
 from bedrock_emulator.directives import ANTHROPIC_STOP_REASONS, Directives
+from bedrock_emulator.embeddings import embedding_model, prepare_embedding
 from bedrock_emulator.events import Event, split_in, words
 from bedrock_emulator.operations import Call, JsonResult, StreamResult, directives_in, validate_converse
 from bedrock_emulator.reply import Reply, build_reply, usage_for
@@ -265,6 +266,8 @@ def _validated(body: Any) -> tuple[dict, Directives]:
 
 
 def prepare_invoke(model_id: str, body: Any) -> Call:
+    if embedding_model(model_id) is not None:  # Titan / Cohere embedding bodies, not Claude's (embeddings.py)
+        return prepare_embedding(model_id, body)
     body, found = _validated(body)
 
     def respond(latency_ms: int) -> JsonResult:
