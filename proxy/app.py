@@ -21,6 +21,7 @@ from proxy.admin import usage as admin_usage
 from proxy.api import usage as usage_api
 from proxy.api.bedrock import inference_profiles, passthrough
 from proxy.api.chat import chat_completions
+from proxy.api.embeddings import create_embeddings
 from proxy.api.errors_middleware import UnexpectedErrorMiddleware
 from proxy.api.messages import count_tokens, messages
 from proxy.api.metrics import metrics_endpoint
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         Route("/openapi.json", openapi_endpoint, methods=["GET"]),
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
         Route("/v1/chat", chat_completions, methods=["POST"]),
+        Route("/v1/embeddings", create_embeddings, methods=["POST"]),
         Route("/v1/messages", messages, methods=["POST"]),
         Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
         Route("/model/{model_id:path}/{operation}", passthrough, methods=["POST"]),

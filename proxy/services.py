@@ -22,6 +22,7 @@ from proxy.catalog.providers import ProviderConfig
 from proxy.observability.metrics import Metrics, series
 from proxy.pipeline.books import Books
 from proxy.pipeline.chat import ChatPipeline
+from proxy.pipeline.embeddings import EmbeddingsPipeline
 from proxy.pipeline.messages import MessagesPipeline
 from proxy.pipeline.passthrough import PassthroughPipeline
 from proxy.pipeline.routing import STATE_VALUES, CircuitBreakers, RetryPolicy, Router
@@ -61,6 +62,7 @@ class Services:
     admin_guard: AdminGuard = field(init=False)
     chat: ChatPipeline = field(init=False)
     messages: MessagesPipeline = field(init=False)
+    embeddings: EmbeddingsPipeline = field(init=False)
     passthrough: PassthroughPipeline = field(init=False)
 
     def __post_init__(self) -> None:
@@ -77,6 +79,7 @@ class Services:
         }
         self.chat = ChatPipeline(drop_unsupported=self.settings.drop_unsupported_params, **shared)
         self.messages = MessagesPipeline(**shared)
+        self.embeddings = EmbeddingsPipeline(**shared)
         bedrock = self.providers.get("bedrock")
         self.passthrough = PassthroughPipeline(client=getattr(bedrock, "client", None), **shared)
         self.metrics.collect(self._subsystem_series)

@@ -911,14 +911,45 @@ def _chat_operation(operation_id: str, summary: str) -> Schema:
                        "event. A stream carries the headers known before its first byte (no cost or latency).",
         "headers": {**ID_HEADERS, **RATE_LIMIT_HEADERS, "x-gateway-team-id": _h("TeamId"),
                     "x-gateway-provider": _h("Provider"), "x-gateway-deployment": _h("Deployment"),
-                    "x-gateway-overhead-ms": _h("OverheadMs"), "x-gateway-cost-usd": _h("CostUsd"), "x-gateway-latency-ms": _h("LatencyMs"),
-                    "x-gateway-cost-priced": _h("CostPriced")},
+                    "x-gateway-overhead-ms": _h("OverheadMs"), "x-gateway-cost-usd": _h("CostUsd"),
+                    "x-gateway-latency-ms": _h("LatencyMs"), "x-gateway-cost-priced": _h("CostPriced")},
         "content": {"application/json": {"schema": ref("ChatCompletion")},
                     "text/event-stream": {"schema": ref("ChatCompletionStreamEvent")}},
     }
     return _op(operation_id, summary, {"200": ok, **errors(400, 401, 403, 404, 413, 429, 502, 504)},
                tags=["chat"], security=TEAM_SECURITY,
                requestBody=json_body(ref("ChatCompletionRequest"), examples=CHAT_EXAMPLES))
+
+
+def _embeddings_operation() -> Schema:
+    request = obj({
+        "model": string("A catalog alias of an embedding model (Titan Text Embeddings, Cohere Embed, or an "
+                        "OpenAI-format upstream's)."),
+        "input": {"description": "A string, a list of strings (up to 2,048), or token arrays (OpenAI-format "
+                                 "upstreams only; Bedrock's models take text).",
+                  "oneOf": [string(), {"type": "array", "items": string(), "minItems": 1, "maxItems": 2048},
+                            {"type": "array", "items": integer(), "minItems": 1},
+                            {"type": "array", "items": {"type": "array", "items": integer()}, "minItems": 1}]},
+        "encoding_format": {"enum": ["float", "base64"], "description": "base64: little-endian float32."},
+        "dimensions": integer("Titan v2: 256, 512 or 1024; Cohere v4: 256 to 1536.", minimum=1),
+        "user": string(),
+        "input_type": {"enum": ["search_document", "search_query", "classification", "clustering"],
+                       "description": "Cohere extension (default search_document)."},
+        "normalize": {"type": "boolean", "description": "Titan v2 extension (default true)."},
+        "truncate": {"enum": ["NONE", "START", "END"], "description": "Cohere extension."},
+    }, ["model", "input"], closed=False)
+    item = obj({"object": {"const": "embedding"}, "index": integer(minimum=0),
+                "embedding": {"oneOf": [{"type": "array", "items": {"type": "number"}}, string()]}},
+               ["object", "index", "embedding"], closed=False)
+    listing = obj({"object": {"const": "list"}, "data": {"type": "array", "items": item}, "model": string(),
+                   "usage": obj({"prompt_tokens": integer(minimum=0), "total_tokens": integer(minimum=0)},
+                                ["prompt_tokens", "total_tokens"], closed=False),
+                   "gateway_metadata": ref("GatewayMetadata")}, ["object", "data", "model", "usage"], closed=False)
+    ok = {"description": "OpenAI's embeddings list, one vector per input in input order.",
+          "headers": {**ID_HEADERS, **CALL_HEADERS}, "content": {"application/json": {"schema": listing}}}
+    return _op("createEmbeddings", "OpenAI embeddings over Bedrock (Titan, Cohere) or an OpenAI-format upstream",
+               {"200": ok, **errors(400, 401, 403, 404, 413, 429, 502, 504)}, tags=["chat"],
+               security=TEAM_SECURITY, requestBody=json_body(request))
 
 
 CALL_HEADERS = {**RATE_LIMIT_HEADERS, "x-gateway-team-id": _h("TeamId"), "x-gateway-provider": _h("Provider"),
@@ -1023,6 +1054,7 @@ def _paths() -> dict[str, Schema]:
         "/v1/chat/completions": {"post": _chat_operation("createChatCompletion", "OpenAI chat completions over "
                                                                                  "Bedrock")},
         "/v1/chat": {"post": _chat_operation("createChatCompletionAlias", "The same as /v1/chat/completions")},
+        "/v1/embeddings": {"post": _embeddings_operation()},
         "/v1/messages": {"post": _messages_operation()},
         "/v1/messages/count_tokens": {"post": _count_tokens_operation()},
         "/model/{model_id}/{operation}": {"post": _passthrough_operation()},

@@ -47,8 +47,9 @@ class PreparedChat(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Completion:
-    body: dict[str, Any]  # a chat.completion, without the gateway's own fields
+    body: dict[str, Any]  # a chat.completion (or an embeddings list), without the gateway's own fields
     usage: Usage
+    estimated: bool = False  # the upstream reported no usage: ``usage`` is the gateway's estimate
 
 
 class UnreadableResponse(Exception):
@@ -96,6 +97,11 @@ class Provider(Protocol):
     async def messages_stream(self, entry: ModelEntry, prepared: PreparedChat, info: CallInfo) -> ChatStream: ...
     async def count_tokens(self, entry: ModelEntry, body: dict[str, Any], *, beta_header: str | None,
                            request_id: str) -> dict[str, int]: ...
+
+    # POST /v1/embeddings: Completion.body is OpenAI's embeddings list.
+    def prepare_embeddings(self, body: dict[str, Any], entry: ModelEntry) -> PreparedChat: ...
+    async def embeddings(self, entry: ModelEntry, prepared: PreparedChat, info: CallInfo) -> Completion: ...
+
     def ready(self) -> str | None:
         """None when it can serve calls; else why not, in words safe to show (never a secret)."""
         ...

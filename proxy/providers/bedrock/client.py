@@ -113,6 +113,13 @@ class BedrockClient:
         """InvokeModel (an Anthropic Messages body for Claude): the JSON answer."""
         return await self._json(await self._post(model_id, "invoke", body, JSON, request_id), request_id)
 
+    async def invoke_counted(self, model_id: str, body: dict[str, Any], *, request_id: str) -> tuple[Any, int | None]:
+        """InvokeModel, with the input tokens Bedrock bills in its header (embedding models that do not
+        report them in the body: Cohere)."""
+        resp = await self._post(model_id, "invoke", body, JSON, request_id)
+        count = resp.headers.get("x-amzn-bedrock-input-token-count", "")
+        return await self._json(resp, request_id), int(count) if count.isdigit() else None
+
     async def invoke_stream(self, model_id: str, body: dict[str, Any], *, request_id: str) -> BedrockEventStream:
         """InvokeModelWithResponseStream: `chunk` events; the end of the message is inside their payloads."""
         resp = await self._post(model_id, "invoke-with-response-stream", body, EVENTSTREAM, request_id)

@@ -12,6 +12,7 @@ from typing import Any
 from proxy.catalog.catalog import ModelEntry
 from proxy.errors import InvalidRequest, UpstreamError
 from proxy.providers.base import CallInfo, ChatStream, Completion, PreparedChat, UnreadableResponse
+from proxy.providers.bedrock import embeddings as embeddings_api
 from proxy.providers.bedrock import messages as messages_api
 from proxy.providers.bedrock.client import BedrockClient, BedrockEventStream
 from proxy.providers.bedrock.messages import PreparedMessages
@@ -102,6 +103,14 @@ class BedrockProvider:
                            request_id: str) -> dict[str, int]:
         return await messages_api.count_tokens(self.client, entry, body, beta_header=beta_header,
                                                request_id=request_id)
+
+
+    # --- POST /v1/embeddings (proxy/providers/bedrock/embeddings.py) ----------------------------------
+    def prepare_embeddings(self, body: dict[str, Any], entry: ModelEntry) -> PreparedChat:
+        return embeddings_api.prepare_embeddings(body, entry)
+
+    async def embeddings(self, entry: ModelEntry, prepared: PreparedChat, info: CallInfo) -> Completion:
+        return await embeddings_api.embeddings(self.client, entry, prepared, info)
 
 
 class BedrockChatStream:

@@ -171,6 +171,32 @@ class OpenAIFormatProvider:
                              "count_tokens is Anthropic's API.", param="model")
 
 
+    # --- POST /v1/embeddings: passed through ------------------------------------------------------
+    def prepare_embeddings(self, body: dict[str, Any], entry: ModelEntry) -> PreparedPassthrough:
+        items = body.get("input")
+        if items is None or items == "" or items == []:
+            raise InvalidRequest("'input' must be a non-empty string or array.", param="input",
+                                 code="invalid_value" if items is not None else "missing_required_parameter")
+        upstream = {**body, "model": entry.deployment or entry.upstream_model}
+        size = len(orjson.dumps(items))
+        return PreparedPassthrough(upstream, stream=False, max_tokens=None,
+                                   prompt_estimate=size // CHARS_PER_TOKEN + 1, client_wants_usage=False)
+
+    async def embeddings(self, entry: ModelEntry, prepared: PreparedChat, info: CallInfo) -> Completion:
+        request = _passthrough(prepared)
+        url = self.client.url("embeddings", entry.deployment)
+        resp = await self.client.post(url, request.body, request_id=info.request_id)
+        data = await self.client.json(resp, request_id=info.request_id)
+        raw = data.get("usage") if isinstance(data, dict) else None
+        tokens = raw.get("prompt_tokens") if isinstance(raw, dict) else None
+        if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+            raise UnreadableResponse(Usage(input_tokens=request.prompt_estimate)) from ValueError("not a list")
+        data["model"] = info.model
+        if not isinstance(tokens, int) or isinstance(tokens, bool) or tokens < 0:
+            return Completion(data, Usage(input_tokens=request.prompt_estimate), estimated=True)
+        return Completion(data, Usage(input_tokens=tokens))
+
+
 class PassthroughStream:
     """The upstream's chat.completion.chunk events, held back only to carry the usage to the finish chunk.
 
