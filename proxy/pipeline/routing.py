@@ -77,6 +77,13 @@ class CircuitBreakers:
             return True
         return False  # open and cooling down, or half-open with its probe in flight
 
+    def usable(self, label: str) -> bool:
+        """Closed, or open with its cool-down over (its next call is the probe); does not take the probe."""
+        breaker = self.breakers.get(label)
+        if breaker is None or breaker.state == CLOSED:
+            return True
+        return breaker.state == OPEN and self.clock() - breaker.opened_at >= self.open_s
+
     def success(self, label: str) -> None:
         breaker = self.breakers.get(label)
         if breaker is not None:
@@ -122,8 +129,8 @@ class Router:
             deployments = self._weighted(deployments)
         if len(deployments) == 1:
             return deployments
-        healthy = [d for d in deployments if self.breakers.state(d.label) == CLOSED]
-        return healthy + [d for d in deployments if self.breakers.state(d.label) != CLOSED]
+        usable = [d for d in deployments if self.breakers.usable(d.label)]
+        return usable + [d for d in deployments if not self.breakers.usable(d.label)]
 
     def _weighted(self, deployments: list[ModelEntry]) -> list[ModelEntry]:
         """Weighted sampling without replacement: the first attempt by weight, the fallbacks likewise."""
