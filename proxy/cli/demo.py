@@ -16,6 +16,36 @@ from pathlib import Path
 from proxy.settings import environ_snapshot
 
 DEMO_STATE = Path("var/demo.json")
+DEMO_CATALOG = Path("var/demo-catalog.toml")
+# The demo's mixed catalog: the packaged one plus an OpenAI-compatible upstream (the bundled OpenAI
+# emulator) and a model that falls back from Bedrock to it (issue 11's acceptance shape).
+DEMO_PROVIDERS = """
+# --- added by `llm-gateway demo`: an OpenAI-compatible upstream and a model with a fallback ---------------
+[providers.local]
+kind = "openai_compatible"
+base_url = "http://127.0.0.1:{port}/v1"
+api_key_env = "LOCAL_LLM_KEY"
+
+[models."echo-mini"]
+description = "The bundled OpenAI emulator, as any OpenAI-compatible upstream (vLLM, Ollama, ...)"
+deployments = [ {{ provider = "local", model = "echo-mini" }} ]
+pricing = {{ input = "0.0001", output = "0.0002" }}
+
+[models."claude-3-haiku-ha"]
+description = "Claude 3 Haiku on Bedrock, falling back to the OpenAI-compatible upstream"
+deployments = [ {{ provider = "bedrock", model = "anthropic.claude-3-haiku-20240307-v1:0" }},
+                {{ provider = "local", model = "echo-mini" }} ]
+pricing = {{ input = "0.00025", output = "0.00125" }}
+"""
+
+
+def _demo_catalog(openai_port: int) -> str:
+    from importlib import resources
+
+    packaged = resources.files("proxy.catalog").joinpath("catalog.toml").read_text(encoding="utf-8")
+    DEMO_CATALOG.parent.mkdir(parents=True, exist_ok=True)
+    DEMO_CATALOG.write_text(packaged + DEMO_PROVIDERS.format(port=openai_port), encoding="utf-8")
+    return str(DEMO_CATALOG)
 
 
 def _demo_secrets() -> dict[str, str]:
@@ -48,7 +78,9 @@ def _wait_for(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> 
 def _banner(host: str, port: int, state: dict[str, str]) -> str:
     base = f"http://{host}:{port}"
     return f"""
-LLM Gateway demo is running at {base}  (upstream: the bundled Bedrock emulator; store: SQLite; limiter: in-process)
+LLM Gateway demo is running at {base}
+  upstreams: the bundled Bedrock emulator and OpenAI emulator; store: SQLite; limiter: in-process
+  models: the packaged catalog, echo-mini (OpenAI-compatible) and claude-3-haiku-ha (Bedrock, falling back)
 
   API key   (team "demo"): {state['api_key']}
   Admin key (/admin/*):    {state['admin_key']}
@@ -77,8 +109,9 @@ def _die_with_parent() -> None:
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
-def run_demo(*, host: str, port: int, emulator_port: int) -> int:
+def run_demo(*, host: str, port: int, emulator_port: int, openai_port: int | None = None) -> int:
     state = _demo_secrets()
+    openai_port = openai_port or emulator_port + 1
     env = environ_snapshot()
     env.update({
         "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": f"http://127.0.0.1:{emulator_port}",
@@ -87,6 +120,8 @@ def run_demo(*, host: str, port: int, emulator_port: int) -> int:
         "AWS_REGION": env.get("AWS_REGION") or "us-east-1",
         "LLM_GATEWAY_DEMO_KEY": state["api_key"],
         "LLM_GATEWAY_ADMIN_KEY": env.get("LLM_GATEWAY_ADMIN_KEY") or state["admin_key"],
+        "LLM_GATEWAY_MODEL_CATALOG": env.get("LLM_GATEWAY_MODEL_CATALOG") or _demo_catalog(openai_port),
+        "LOCAL_LLM_KEY": env.get("LOCAL_LLM_KEY") or state["api_key"].replace("sk-demo-", "sk-local-"),
     })
     # `kill <demo pid>` must not orphan the emulator and the gateway (hardening #8): SIGTERM and SIGHUP
     # unwind like Ctrl-C so the finally below stops them, and on Linux they die with us even on SIGKILL.
@@ -96,9 +131,14 @@ def run_demo(*, host: str, port: int, emulator_port: int) -> int:
         [sys.executable, "-m", "bedrock_emulator", "--host", "127.0.0.1", "--port", str(emulator_port)], env=env,
         preexec_fn=_die_with_parent,
     )
+    upstream = subprocess.Popen(
+        [sys.executable, "-m", "openai_emulator", "--host", "127.0.0.1", "--port", str(openai_port),
+         "--api-key", env["LOCAL_LLM_KEY"]], env=env, preexec_fn=_die_with_parent,
+    )
     gateway = None
     try:
         _wait_for(emulator_port, emulator)
+        _wait_for(openai_port, upstream)
         gateway = subprocess.Popen(
             [sys.executable, "-m", "proxy", "serve", "--host", host, "--port", str(port)], env=env,
             preexec_fn=_die_with_parent,
@@ -109,7 +149,7 @@ def run_demo(*, host: str, port: int, emulator_port: int) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
-        for proc in (gateway, emulator):
+        for proc in (gateway, upstream, emulator):
             if proc is not None and proc.poll() is None:
                 proc.terminate()
                 proc.wait(timeout=30)

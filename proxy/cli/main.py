@@ -49,7 +49,8 @@ def serve(args: argparse.Namespace) -> int:
 def demo(args: argparse.Namespace) -> int:
     from proxy.cli.demo import run_demo
 
-    return run_demo(host=args.host, port=args.port, emulator_port=args.emulator_port)
+    return run_demo(host=args.host, port=args.port, emulator_port=args.emulator_port,
+                    openai_port=args.openai_emulator_port)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--emulator-port", type=int, default=8089)
+    p.add_argument("--openai-emulator-port", type=int, default=9200)
     p.set_defaults(func=demo)
 
     from bedrock_emulator import cli as emulator_cli

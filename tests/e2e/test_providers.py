@@ -16,6 +16,7 @@ import openai
 import pytest
 from langchain_openai import ChatOpenAI
 
+from bedrock_emulator.process import emulator_process as bedrock_emulator_process
 from openai_emulator.process import emulator_process
 from tests.e2e.conftest import ADMIN_KEY, Gateway, GatewayFactory
 
@@ -26,8 +27,31 @@ AZURE_KEY = "azure-upstream-" + "z" * 24
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
 
 
-def catalog(local: str, azure: str) -> str:
+def catalog(local: str, azure: str, second_bedrock: str) -> str:
     return f"""
+[providers.bedrock-eu]
+kind = "bedrock"
+region = "eu-central-1"
+endpoint_url = "{second_bedrock}"
+
+[providers.slow]
+kind = "openai_compatible"
+base_url = "{local}/v1"
+api_key_env = "LOCAL_LLM_KEY"
+first_byte_timeout_s = 0.5
+
+[models."haiku-two-regions"]
+deployments = [ {{ provider = "bedrock", model = "{HAIKU}" }}, {{ provider = "bedrock-eu", model = "{HAIKU}" }} ]
+pricing = {{ input = "0.00025", output = "0.00125" }}
+
+[models."stalls-then-local"]
+deployments = [ {{ provider = "slow", model = "stall-me" }}, {{ provider = "local", model = "echo-mini" }} ]
+pricing = {{ input = "0.0001", output = "0.0002" }}
+
+[models."only-slow"]
+deployments = [ {{ provider = "slow", model = "stall-me" }} ]
+pricing = {{ input = "0.0001", output = "0.0002" }}
+
 [providers.local]
 kind = "openai_compatible"
 base_url = "{local}/v1"
@@ -91,18 +115,24 @@ def azure_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def mixed(start_gateway: GatewayFactory, local_url: str, azure_url: str, tmp_path_factory: pytest.TempPathFactory,
-          ) -> Gateway:
+def second_bedrock() -> Iterator[str]:
+    with bedrock_emulator_process() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def mixed(start_gateway: GatewayFactory, local_url: str, azure_url: str, second_bedrock: str,
+          tmp_path_factory: pytest.TempPathFactory) -> Gateway:
     path = tmp_path_factory.mktemp("catalog") / "catalog.toml"
-    path.write_text(catalog(local_url, azure_url), encoding="utf-8")
+    path.write_text(catalog(local_url, azure_url, second_bedrock), encoding="utf-8")
     return start_gateway(LLM_GATEWAY_MODEL_CATALOG=str(path), LOCAL_LLM_KEY=LOCAL_KEY, AZURE_KEY=AZURE_KEY,
                          WRONG_KEY="sk-not-the-key", LLM_GATEWAY_BREAKER_FAILURES="2",
                          LLM_GATEWAY_BREAKER_OPEN_S="1")
 
 
 @pytest.fixture(autouse=True)
-def fresh_upstreams(local_url: str, azure_url: str, emulator_url: str) -> None:
-    for url in (local_url, azure_url, emulator_url):
+def fresh_upstreams(local_url: str, azure_url: str, emulator_url: str, second_bedrock: str) -> None:
+    for url in (local_url, azure_url, emulator_url, second_bedrock):
         httpx.post(f"{url}/_emulator/reset").raise_for_status()
 
 
@@ -260,6 +290,28 @@ def test_a_refused_key_falls_back_and_never_reaches_the_client_or_the_log(mixed:
     assert calls(local_url)["auth_failures"] == 1 and calls(local_url)["chat"] == 1
     logs = mixed.logs()
     assert LOCAL_KEY not in logs and AZURE_KEY not in logs and "sk-not-the-key" not in logs
+
+
+def test_a_bedrock_deployment_in_another_region_takes_over(mixed: Gateway, emulator_url: str,
+                                                           second_bedrock: str) -> None:
+    fault(emulator_url, error="ServiceUnavailableException", count=1)
+    raw = chat(mixed, "haiku-two-regions")
+    assert raw.parse().choices[0].message.content == "Echo: hello there"
+    assert raw.headers["x-gateway-deployment"] == f"bedrock-eu/{HAIKU}"
+    assert raw.headers["x-gateway-provider"] == "aws-bedrock"
+    assert calls(emulator_url)["converse"] == 1 and calls(second_bedrock)["converse"] == 1
+
+
+def test_a_first_byte_timeout_falls_back_and_alone_is_a_504(mixed: Gateway, local_url: str) -> None:
+    fault(local_url, kind="stall", delay_ms=3000, model="stall-me", count=2)
+    started = time.monotonic()
+    raw = chat(mixed, "stalls-then-local")
+    assert raw.headers["x-gateway-deployment"] == "local/echo-mini"
+    assert time.monotonic() - started < 2.5  # the 0.5 s first-byte timeout, not the 3 s stall
+    with pytest.raises(openai.APIStatusError) as caught:
+        chat(mixed, "only-slow")
+    assert caught.value.status_code == 504
+    assert isinstance(caught.value.body, dict) and caught.value.body["code"] == "upstream_timeout"
 
 
 def test_circuit_breaker_opens_skips_the_deployment_and_recovers(mixed: Gateway, local_url: str,
