@@ -89,6 +89,11 @@ class Settings:
         "LLM_GATEWAY_HTTP_BODY_TIMEOUT_S", 30.0, float,
         doc="max seconds of silence between request body bytes; past it 408 (if no response started) and close",
     )
+    http_body_deadline_s: float = _env(
+        "LLM_GATEWAY_HTTP_BODY_DEADLINE_S", 120.0, float,
+        doc="max seconds to receive a whole request body, from the end of its headers, however steadily it "
+            "trickles in (a byte every few seconds would otherwise hold a connection forever); past it 408",
+    )
     http_idle_timeout_s: float = _env(
         "LLM_GATEWAY_HTTP_IDLE_TIMEOUT_S", 10.0, float,
         doc="seconds a new connection may stay open without starting a request; then it is closed",
@@ -275,6 +280,7 @@ class Settings:
             "LLM_GATEWAY_HTTP_MAX_HEADER_BYTES": self.http_max_header_bytes,
             "LLM_GATEWAY_HTTP_HEADER_TIMEOUT_S": self.http_header_timeout_s,
             "LLM_GATEWAY_HTTP_BODY_TIMEOUT_S": self.http_body_timeout_s,
+            "LLM_GATEWAY_HTTP_BODY_DEADLINE_S": self.http_body_deadline_s,
             "LLM_GATEWAY_HTTP_IDLE_TIMEOUT_S": self.http_idle_timeout_s,
             "LLM_GATEWAY_HTTP_KEEPALIVE_TIMEOUT_S": self.http_keepalive_timeout_s,
             "LLM_GATEWAY_HTTP_MAX_CONNECTIONS": self.http_max_connections,

@@ -16,6 +16,7 @@ class HttpLimits:
     keepalive_timeout_s: float
     max_connections: int
     max_in_flight: int
+    body_deadline_s: float = 120.0  # the whole body, however steadily it trickles in
 
     @classmethod
     def from_settings(cls, settings: Settings) -> HttpLimits:
@@ -27,6 +28,7 @@ class HttpLimits:
             keepalive_timeout_s=settings.http_keepalive_timeout_s,
             max_connections=settings.http_max_connections,
             max_in_flight=settings.http_max_in_flight,
+            body_deadline_s=settings.http_body_deadline_s,
         )
 
 

@@ -6,6 +6,7 @@ Per connection, one phase and one deadline, watched by at most one timer handle:
     HEAD       request line + headers arriving    408, header_timeout_s after the request's first byte
                                                    (after the connection's start for the first request)
     BODY       request body arriving              408 (if no response started), body_timeout_s of silence
+                                                   or body_deadline_s after the headers, however steady
     NONE       request received, app answering    no deadline (streams may be long)
     KEEPALIVE  between requests                   closed keepalive_timeout_s after the last response
     DRAIN      answered, client still sending     closed keepalive_timeout_s after the response
@@ -134,6 +135,8 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         self.max_head = limits.max_header_bytes
         self.header_timeout = limits.header_timeout_s
         self.body_timeout = limits.body_timeout_s
+        self.body_deadline = limits.body_deadline_s
+        self.body_end = 0.0  # the whole body's deadline, for the request in BODY
         self.idle_timeout = limits.idle_timeout_s
         self.keepalive_timeout = limits.keepalive_timeout_s
         self.max_connections = limits.max_connections
@@ -173,7 +176,8 @@ class GatewayHttpProtocol(HttpToolsProtocol):
             return
         cycle = self.cycle
         if phase == BODY and (self.flow.read_paused or (cycle is not None and cycle.waiting_for_100_continue)):
-            # The app is not reading (yet): the silence is ours, not the client's.
+            # The app is not reading (yet): the silence is ours, not the client's; so is the time lost.
+            self.body_end = max(self.body_end, now + self.body_timeout)
             self.arm(now + self.body_timeout)
             return
         if phase == HEAD:
@@ -307,14 +311,17 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         self.in_head = False
         self.leave()
         self.phase = BODY
-        self.arm(self.loop.time() + self.body_timeout)
+        now = self.loop.time()
+        self.body_end = now + self.body_deadline
+        self.arm(min(now + self.body_timeout, self.body_end))
         super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
         if self.lingering:
             return
         if self.phase == BODY:
-            self.deadline = self.loop.time() + self.body_timeout  # later: the armed timer re-arms itself
+            # Later: the armed timer re-arms itself. Never past the whole body's deadline.
+            self.deadline = min(self.loop.time() + self.body_timeout, self.body_end)
         super().on_body(body)
 
     def on_message_complete(self) -> None:

@@ -200,6 +200,34 @@ async def test_stalled_body_is_408_and_the_app_sees_a_disconnect() -> None:
     assert seen[-1] == {"type": "http.disconnect"}
 
 
+async def test_a_steadily_trickling_body_is_cut_at_the_whole_body_deadline() -> None:
+    """A byte every 0.1 s never trips the 0.2 s silence timeout; the 0.5 s whole-body deadline cuts it."""
+    seen: list[dict[str, Any]] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            seen.append(message)
+            if message["type"] == "http.disconnect":
+                return
+
+    limits = HttpLimits(**{**LIMITS.__dict__, "body_deadline_s": 0.5})
+    protocol, transport = Server(app, limits).connect()
+    protocol.data_received(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n")
+    for _ in range(4):
+        await asyncio.sleep(0.1)
+        protocol.data_received(b"x")
+    assert transport.responses() == []  # 0.4 s in: silence never exceeded 0.2 s
+    for _ in range(3):
+        await asyncio.sleep(0.1)
+        if not transport.closed:
+            protocol.data_received(b"x")
+    await asyncio.sleep(0.1)
+    assert transport.responses() == [408]
+    await settle()
+    assert seen[-1] == {"type": "http.disconnect"}
+
+
 async def test_keep_alive_then_closed_and_a_second_request_gets_a_fresh_header_deadline() -> None:
     protocol, transport = Server().connect()
     await asyncio.sleep(0.15)
