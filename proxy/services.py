@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from proxy import http_stats
 from proxy.auth.admin_key import AdminGuard, weak_admin_key
 from proxy.auth.secrets import KeyHasher
 from proxy.catalog.catalog import ModelCatalog, Price
@@ -119,6 +120,12 @@ class Services:
         out += series("llm_gateway_ratelimit_fallback_total", "counter",
                       "Admissions answered in-process while Redis was unavailable.",
                       [({}, getattr(self.limiter, "fallback_count", 0))])
+        out += series("llm_gateway_http_rejections_total", "counter",
+                      "Connections the HTTP server answered or closed itself, by reason (408 request_timeout, 431, "
+                      "503 server_overloaded, 400 invalid_request, evicted at the cap, idle_closed).",
+                      [({"reason": reason}, n) for reason, n in sorted(http_stats.REJECTIONS.items())])
+        out += series("llm_gateway_http_connections", "gauge", "Open client connections in this process.",
+                      [({}, http_stats.OPEN["connections"])])
         breakers = self.router.breakers.breakers
         out += series("llm_gateway_deployment_circuit_state", "gauge",
                       "Circuit breaker per deployment: 0 closed, 1 half-open, 2 open.",

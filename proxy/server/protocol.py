@@ -44,6 +44,7 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 from uvicorn.server import ServerState
 
+from proxy import http_stats
 from proxy.errors import (
     GatewayError,
     InvalidRequest,
@@ -187,6 +188,8 @@ class GatewayHttpProtocol(HttpToolsProtocol):
             log.debug("closing %s: request body silent for %.1fs", self.peer(), self.body_timeout)
             self.reject(RequestTimeout("The request body was not received in time."))
         else:  # IDLE, KEEPALIVE, DRAIN, LINGER
+            if phase != LINGER:
+                http_stats.REJECTIONS["idle_closed"] += 1
             self.transport.close()
 
     def enter(self, bucket: OrderedDict[GatewayHttpProtocol, float], since: float) -> None:
@@ -209,6 +212,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
     # --- connection -----------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        http_stats.OPEN["connections"] += 1
         now = self.started_at = self.loop.time()
         registry = self.registry
         # Lingering connections (already answered, closing within LINGER_S) do not count against the cap.
@@ -221,6 +225,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
+        http_stats.OPEN["connections"] -= 1
         self.phase = NONE
         self.leave()
         if self.timer is not None:
@@ -231,6 +236,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         """Close this connection to make room for a new one; False if it is closing already."""
         if self.transport.is_closing():
             return False
+        http_stats.REJECTIONS["evicted"] += 1
         if self.phase == HEAD and self.may_answer():
             self.transport.write(error_response(
                 RequestTimeout("The request headers were not received in time."), self.server_state.default_headers
@@ -401,6 +407,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         transport = self.transport
         if transport.is_closing():
             return
+        http_stats.REJECTIONS[error.code or "error"] += 1
         if self.may_answer():
             transport.write(error_response(error, self.server_state.default_headers))
         self.stop_cycles()

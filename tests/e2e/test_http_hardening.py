@@ -246,6 +246,31 @@ def test_a_stalled_chunked_body_is_closed_after_the_body_timeout(hardened: Gatew
     assert 0.7 < elapsed < 2.5
 
 
+def test_a_steadily_trickling_body_is_cut_at_the_whole_body_deadline(start_gateway: GatewayFactory) -> None:
+    """A chunk every 0.5 s never trips the 1 s silence timeout; the 2 s whole-body deadline cuts it."""
+    gateway = start_gateway(**{**SHORT, "LLM_GATEWAY_HTTP_BODY_DEADLINE_S": "2"})
+    with connect(gateway) as sock:
+        sock.sendall(CHUNKED_POST + AUTH + b"\r\n")
+        started = time.monotonic()
+        answer = None
+        while time.monotonic() - started < 6:
+            try:
+                sock.sendall(b"1\r\n \r\n")
+            except OSError:
+                break
+            sock.settimeout(0.5)
+            with contextlib.suppress(TimeoutError):
+                if sock.recv(1, socket.MSG_PEEK):
+                    answer = read_answer(sock, timeout=2)
+                    break
+        elapsed = time.monotonic() - started
+    assert answer is not None and answer.status == 408 and answer.error()["code"] == "request_timeout"
+    assert 1.5 < elapsed < 4
+    metrics = gateway.admin().get("/metrics").text
+    assert 'llm_gateway_http_rejections_total{reason="request_timeout"} 1' in metrics
+    assert "llm_gateway_http_connections " in metrics
+
+
 def test_a_never_ending_body_is_cut_once_answered(hardened: Gateway) -> None:
     """No key: 401 at once; chunks that keep coming afterwards do not keep the connection open."""
     with connect(hardened) as sock:
