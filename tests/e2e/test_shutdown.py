@@ -39,15 +39,16 @@ def alive(pid: int) -> bool:
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
 def test_killing_the_demo_stops_its_emulator_and_gateway(tmp_path: Path, sig: signal.Signals) -> None:
-    gw_port, emu_port = free_port(), free_port()
+    gw_port, emu_port, openai_port = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LLM_GATEWAY_", "REDIS_URL"))}
     demo = subprocess.Popen([sys.executable, "-m", "proxy", "demo", "--port", str(gw_port),
-                             "--emulator-port", str(emu_port)], cwd=tmp_path, env=env,
+                             "--emulator-port", str(emu_port), "--openai-emulator-port", str(openai_port)],
+                            cwd=tmp_path, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_port(gw_port, proc=demo, timeout=60)
         kids = children_of(demo.pid)
-        assert len(kids) == 2, kids  # the emulator and the gateway
+        assert len(kids) == 3, kids  # the Bedrock emulator, the OpenAI emulator and the gateway
         demo.send_signal(sig)
         demo.wait(timeout=30)
         deadline = time.monotonic() + 30
