@@ -22,6 +22,7 @@ from proxy.catalog.catalog import ModelCatalog, Price
 from proxy.catalog.providers import ProviderConfig
 from proxy.observability.metrics import Metrics, series
 from proxy.pipeline.books import Books
+from proxy.pipeline.caching import CachePolicy
 from proxy.pipeline.chat import ChatPipeline
 from proxy.pipeline.embeddings import EmbeddingsPipeline
 from proxy.pipeline.messages import MessagesPipeline
@@ -59,6 +60,7 @@ class Services:
     redis: Any | None = None  # redis.asyncio.Redis when REDIS_URL is set
     alerter: BudgetAlerter | None = None
     metrics: Metrics = field(default_factory=Metrics)
+    cache: CachePolicy | None = None  # the response cache (proxy/pipeline/caching.py); None: off
     router: Router = field(init=False)
     admin_guard: AdminGuard = field(init=False)
     chat: ChatPipeline = field(init=False)
@@ -78,7 +80,7 @@ class Services:
             "keepalive_s": self.settings.stream_keepalive_s, "unpriced_price": _unpriced_price(self.settings),
             "router": self.router,
         }
-        self.chat = ChatPipeline(drop_unsupported=self.settings.drop_unsupported_params, **shared)
+        self.chat = ChatPipeline(drop_unsupported=self.settings.drop_unsupported_params, cache=self.cache, **shared)
         self.messages = MessagesPipeline(**shared)
         self.embeddings = EmbeddingsPipeline(**shared)
         bedrock = self.providers.get("bedrock")
@@ -120,6 +122,15 @@ class Services:
         out += series("llm_gateway_ratelimit_fallback_total", "counter",
                       "Admissions answered in-process while Redis was unavailable.",
                       [({}, getattr(self.limiter, "fallback_count", 0))])
+        if self.cache is not None:
+            stats = self.cache.store.stats
+            out += series("llm_gateway_cache_events_total", "counter",
+                          "Response cache lookups and writes (hits, misses, sets, errors, evictions).",
+                          [({"event": name}, getattr(stats, name))
+                           for name in ("hits", "misses", "sets", "errors", "evictions")])
+            out += series("llm_gateway_cache_saved_usd_total", "counter",
+                          "What the calls answered from the cache would have cost upstream.",
+                          [({}, float(self.cache.saved_usd))])
         out += series("llm_gateway_http_rejections_total", "counter",
                       "Connections the HTTP server answered or closed itself, by reason (408 request_timeout, 431, "
                       "503 server_overloaded, 400 invalid_request, evicted at the cap, idle_closed).",
@@ -211,6 +222,18 @@ def create_limiter(
     )
 
 
+def create_cache(settings: Settings, redis: redis.asyncio.Redis | None) -> CachePolicy | None:
+    """The response cache: in Redis when there is one (shared by replicas), else in this process."""
+    if settings.cache_ttl_s <= 0:
+        return None
+    from proxy.cache.store import LocalLRUCache, RedisResponseCache, ResponseCache
+
+    store: ResponseCache = RedisResponseCache(redis) if redis is not None else \
+        LocalLRUCache(max_entries=settings.cache_max_entries)
+    return CachePolicy(store, settings.cache_ttl_s, teams=frozenset(settings.cache_teams),
+                       sampled_teams=frozenset(settings.cache_sampled_teams))
+
+
 def create_providers(settings: Settings, catalog: ModelCatalog | None = None) -> dict[str, Provider]:
     """One provider per entry of the catalog's providers (proxy/catalog/providers.py); ``bedrock`` always."""
     from proxy.catalog.providers import BUILTIN, builtin_bedrock
@@ -296,11 +319,13 @@ async def build_services(settings: Settings) -> Services:
         return await month_to_date_spend(usage_store, team_id, period, key_id)
 
     limiter = create_limiter(settings, redis, budget_seed=budget_seed)
+    cache = create_cache(settings, redis)
     providers = create_providers(settings, catalog)
     for provider in providers.values():
         await provider.start()
     return Services(settings=settings, catalog=catalog, providers=providers, keystore=keystore, auth=auth,
-                    limiter=limiter, usage=usage, usage_store=usage_store, redis=redis, alerter=alerter)
+                    limiter=limiter, usage=usage, usage_store=usage_store, redis=redis, alerter=alerter,
+                    cache=cache)
 
 
 async def close_services(services: Services) -> None:
@@ -312,6 +337,8 @@ async def close_services(services: Services) -> None:
         await services.alerter.close()
     await services.usage_store.close()
     await services.limiter.close()
+    if services.cache is not None:
+        await services.cache.store.close()
     await services.auth.close()
     await services.keystore.close()
     if services.redis is not None:

@@ -48,6 +48,10 @@ def _price_pair(raw: str) -> tuple[Decimal, Decimal] | None:
     return values[0], values[1]
 
 
+def _str_list(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
 def _float_list(raw: str) -> tuple[float, ...]:
     return tuple(float(part) for part in raw.split(",") if part.strip())
 
@@ -147,6 +151,23 @@ class Settings:
     breaker_open_s: float = _env(
         "LLM_GATEWAY_BREAKER_OPEN_S", 30.0, float,
         doc="seconds an open circuit breaker waits before letting one probe call through",
+    )
+    cache_ttl_s: float = _env(
+        "LLM_GATEWAY_CACHE_TTL_S", 3600.0, float,
+        doc="seconds a cached response is served (x-gateway-cache: on, or the teams below); 0 turns the cache off",
+    )
+    cache_teams: tuple[str, ...] = _env(
+        "LLM_GATEWAY_CACHE_TEAMS", (), _str_list,
+        doc="comma-separated team ids whose deterministic calls (temperature 0) use the cache without the header",
+    )
+    cache_sampled_teams: tuple[str, ...] = _env(
+        "LLM_GATEWAY_CACHE_SAMPLED_TEAMS", (), _str_list,
+        doc="comma-separated team ids that accept a cached answer for temperature > 0 (per request: "
+            "x-gateway-cache-allow-sampled: true)",
+    )
+    cache_max_entries: int = _env(
+        "LLM_GATEWAY_CACHE_MAX_ENTRIES", 10000, int,
+        doc="entries of the in-process cache used without REDIS_URL (with it, Redis holds the cache)",
     )
     stream_keepalive_s: float = _env(
         "LLM_GATEWAY_STREAM_KEEPALIVE_S", 15.0, float,

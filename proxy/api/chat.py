@@ -25,7 +25,7 @@ async def chat_completions(request: Request) -> Response | SSEResponse:
     body = await read_json_object(request, services.settings.max_body_bytes)
     entry = resolve_model(services.catalog, body, principal)
     reply = await services.chat.run(request_id=request.state.request_id, principal=principal, entry=entry,
-                                    body=body, started=started)
+                                    body=body, started=started, headers=request.headers)
     if isinstance(reply, Reply):
         return Response(reply.body, media_type="application/json", headers=reply.headers,
                         background=BackgroundTask(reply.after))

@@ -46,6 +46,8 @@ class Books:
 
     def _write(self, call: ChatCall, status: str, streaming: bool) -> None:
         usage, cost, entry = call.usage, call.cost(), call.entry
+        if status == "ok" and call.cache_saved_usd is not None:
+            status = "cache_hit"  # answered from the cache: no upstream call, cost 0
         prompt = usage.prompt_tokens if usage is not None else 0
         completion = usage.output_tokens if usage is not None else 0
         if cost.missing:

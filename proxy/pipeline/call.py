@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -37,6 +38,12 @@ class ChatCall:
     usage: Usage | None = None  # what the upstream reported (or, with estimated=True, our estimate)
     estimated: bool = False
     booked: bool = False
+    # The response cache (proxy/pipeline/caching.py): "hit" or "miss" when the call uses it; what a hit
+    # saved; the chunks a stream relayed, and what to run once a stream ended well (the fill).
+    cache: str | None = None
+    cache_saved_usd: Decimal | None = None
+    stream_tap: list[dict[str, Any]] | None = None
+    on_streamed: Callable[[], Awaitable[None]] | None = None
     _cost: CostResult | None = None
 
     @property
@@ -71,6 +78,8 @@ class ChatCall:
             "deployment": self.entry.label,
             "priced": cost.priced,
             "request_id": self.request_id,
+            **({"cache": "hit", "saved_cost_usd": float(self.cache_saved_usd)} if self.cache_saved_usd is not None
+               else {}),
         }
 
     def headers(self) -> dict[str, str]:
@@ -86,6 +95,10 @@ class ChatCall:
             "x-gateway-deployment": self.entry.label,
             "x-gateway-overhead-ms": str(self.overhead_ms()),
         }
+        if self.cache is not None:
+            headers["x-gateway-cache"] = self.cache
+            if self.cache_saved_usd is not None:
+                headers["x-gateway-cache-saved-usd"] = format(self.cache_saved_usd, "f")
         if self.usage is not None:
             cost = self.cost()
             headers["x-gateway-cost-usd"] = format(cost.cost_usd, "f")

@@ -17,11 +17,13 @@ from typing import Any, TypeVar
 import orjson
 
 from proxy.auth.principal import Principal
+from proxy.cache.entry import CachedAnswer
 from proxy.catalog.catalog import ModelEntry, Price
 from proxy.errors import GatewayError, InvalidRequest, PermissionDenied, ShuttingDown
 from proxy.ids import random_hex
 from proxy.limits.redis import Limiter
 from proxy.pipeline.books import Books
+from proxy.pipeline.caching import CachePolicy, ReplayStream
 from proxy.pipeline.call import ChatCall
 from proxy.pipeline.drain import DRAIN, Drain
 from proxy.pipeline.estimates import COMPLETION_ALLOWANCE, WORST_CASE_COMPLETION
@@ -29,6 +31,7 @@ from proxy.pipeline.relay import abandon, relay
 from proxy.pipeline.routing import Router
 from proxy.providers.base import CallInfo, PreparedChat, Provider, UnreadableResponse
 from proxy.usage import pricing
+from translators.usage import Usage
 
 R = TypeVar("R")
 
@@ -186,35 +189,80 @@ class CallPipeline:
 
 
 class ChatPipeline(CallPipeline):
-    """POST /v1/chat/completions: OpenAI in, any provider, OpenAI out."""
+    """POST /v1/chat/completions: OpenAI in, any provider, OpenAI out (or the response cache's answer)."""
+
+    def __init__(self, *, cache: CachePolicy | None = None, **shared: Any) -> None:
+        super().__init__(**shared)
+        self.cache = cache
 
     async def run(self, *, request_id: str, principal: Principal, entry: ModelEntry, body: dict[str, Any],
-                  started: float) -> Reply | StreamReply:
+                  started: float, headers: Mapping[str, str] | None = None) -> Reply | StreamReply:
         def prepare(provider: Provider, deployment: ModelEntry) -> PreparedChat:
             return provider.prepare(body, deployment, drop_unsupported=self.drop_unsupported)
 
         candidates, prepared = self.first_prepared(entry, principal, prepare)
         first = candidates[0]
+        cache = self.cache
+        decision = cache.decide(body, principal.team_id, headers) if cache is not None and headers is not None \
+            else None  # a bad x-gateway-cache header is a 400 before admission
         info = CallInfo(request_id=request_id, model=body["model"], completion_id="chatcmpl-" + random_hex(),
                         created=int(time.time()))
         call = await self.admit(info=info, principal=principal, entry=first, provider=self.providers[first.provider],
                                 prepared=prepared, started=started, alternatives=candidates[1:])
+        key = None
+        if cache is not None and decision is not None and decision.write:
+            key, call.cache = cache.key(principal.team_id, entry, body), "miss"
+            answer = await cache.lookup(key) if decision.read else None
+            if answer is not None:
+                return await self.guarded(call, functools.partial(self._hit, answer=answer, body=body))
         step = self._stream if prepared.stream else self._complete
+        if key is not None:
+            step = functools.partial(step, cache_key=key)
         return await self.guarded(call, functools.partial(self.routed, candidates=candidates, prepare=prepare,
                                                           step=step))
 
-    async def _complete(self, call: ChatCall) -> Reply | StreamReply:
+    async def _complete(self, call: ChatCall, cache_key: str | None = None) -> Reply | StreamReply:
         completion = await call.provider.chat(call.entry, call.prepared, call.info)
         call.upstream_done = time.perf_counter()
-        call.usage = completion.usage
+        call.usage, call.estimated = completion.usage, completion.estimated
         body = completion.body
         body["gateway_metadata"] = call.metadata()
         # A partial of the coroutine function, not a lambda: Starlette's BackgroundTask awaits only
         # what it recognises as async, and runs anything else in a thread.
-        return Reply(orjson.dumps(body), call.headers(),
-                     functools.partial(self.books.close, call, status="ok", streaming=False))
+        after = functools.partial(self.books.close, call, status="ok", streaming=False)
+        if cache_key is not None:
+            after = functools.partial(self._close_and_fill, call, cache_key, body)
+        return Reply(orjson.dumps(body), call.headers(), after)
 
-    async def _stream(self, call: ChatCall) -> Reply | StreamReply:
+    async def _close_and_fill(self, call: ChatCall, key: str, body: dict[str, Any]) -> None:
+        await self.books.close(call, status="ok", streaming=False)
+        assert self.cache is not None
+        await self.cache.fill(key, call, completion=body)
+
+    async def _stream(self, call: ChatCall, cache_key: str | None = None) -> Reply | StreamReply:
         stream = await call.provider.chat_stream(call.entry, call.prepared, call.info)
+        if cache_key is not None and self.cache is not None:
+            tap: list[dict[str, Any]] = []
+            call.stream_tap = tap
+            call.on_streamed = functools.partial(self.cache.fill, cache_key, call, chunks=tap)
         return StreamReply(relay(self.books, call, stream, self.keepalive_s, self.drain), call.headers(),
                            functools.partial(abandon, self.books, call, stream))
+
+    async def _hit(self, call: ChatCall, *, answer: CachedAnswer, body: dict[str, Any]) -> Reply | StreamReply:
+        assert self.cache is not None
+        call.cache, call.cache_saved_usd = "hit", answer.cost_usd
+        call.usage = Usage()  # no upstream call: nothing consumed, nothing billed
+        call.upstream_done = time.perf_counter()
+        if call.prepared.stream:
+            options = body.get("stream_options")
+            include_usage = bool(isinstance(options, dict) and options.get("include_usage"))
+            chunks = self.cache.replay(answer, call.info, stream=True, include_usage=include_usage)
+            assert isinstance(chunks, list)
+            stream = ReplayStream(chunks)
+            return StreamReply(relay(self.books, call, stream, self.keepalive_s, self.drain), call.headers(),
+                               functools.partial(abandon, self.books, call, stream))
+        completion = self.cache.replay(answer, call.info, stream=False, include_usage=False)
+        assert isinstance(completion, dict)
+        completion["gateway_metadata"] = call.metadata()
+        return Reply(orjson.dumps(completion), call.headers(),
+                     functools.partial(self.books.close, call, status="ok", streaming=False))

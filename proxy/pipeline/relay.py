@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any, Protocol
 
 from proxy.errors import GatewayError, InternalError, ShuttingDown
@@ -63,13 +63,19 @@ async def relay(books: Books, call: ChatCall, stream: ChatStream, keepalive_s: f
             if items is None:
                 yield framing.keepalive
                 continue
+            tap = call.stream_tap
+            if tap is not None:
+                tap.extend(items)  # as the upstream sent them, before gateway_metadata (the cache's copy)
             for item in items:
                 generated_chars += framing.chars(item)  # the estimate if the upstream never reports usage
                 if call.first_token is None and generated_chars:
                     call.first_token = time.perf_counter()
                 yield framing.frame(call, stream, item)
         call.upstream_done = time.perf_counter()
-        for item in stream.finish():
+        tail = stream.finish()
+        if call.stream_tap is not None:
+            call.stream_tap.extend(tail)
+        for item in tail:
             yield framing.frame(call, stream, item)
         status = "ok"
         if end := framing.end():
@@ -104,8 +110,19 @@ async def relay(books: Books, call: ChatCall, stream: ChatStream, keepalive_s: f
             else:
                 call.usage, call.estimated = estimated_usage(call.prepared.prompt_estimate, generated_chars), True
             await books.close(call, status=status, streaming=True)
+            if status == "ok" and call.on_streamed is not None:
+                _background(call.on_streamed())  # the response is complete: nothing to wait for here
         finally:
             await stream.aclose()
+
+
+_BACKGROUND: set[asyncio.Task[None]] = set()
+
+
+def _background(work: Awaitable[None]) -> None:
+    task = asyncio.ensure_future(work)
+    _BACKGROUND.add(task)  # a reference until it ends: the loop holds tasks only weakly
+    task.add_done_callback(_BACKGROUND.discard)
 
 
 async def abandon(books: Books, call: ChatCall, stream: ChatStream) -> None:
