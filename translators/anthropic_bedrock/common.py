@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from translators.anthropic_bedrock.errors import TranslationError
+from translators.openai_bedrock.mappings import MAX_TOKENS
 
 BILLING_PREFIX = "x-anthropic-billing-header:"
 _ROLES = ("user", "assistant", "system")
@@ -39,6 +40,8 @@ def core_fields(body: Any) -> CoreFields:
         raise TranslationError("max_tokens: field required", param="max_tokens")
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise TranslationError("max_tokens must be an integer >= 1", param="max_tokens")
+    if limit > MAX_TOKENS:
+        raise TranslationError(f"max_tokens must be at most {MAX_TOKENS}", param="max_tokens")
     stream = body.get("stream", False)
     if stream is None:
         stream = False
@@ -86,13 +89,14 @@ def is_billing_block(block: Any) -> bool:
     )
 
 
-def _as_blocks(content: Any, param: str) -> list[Any]:
+def _as_blocks(content: Any, param: str) -> tuple[list[Any], list[str]]:
+    """System content as text blocks, and the param naming each where the client sent it."""
     if isinstance(content, str):
-        return [{"type": "text", "text": content}] if content else []
+        return ([{"type": "text", "text": content}], [param]) if content else ([], [])
     for j, block in enumerate(content):
         if not isinstance(block, dict) or block.get("type") != "text":
             raise TranslationError("system content must be text blocks", param=f"{param}[{j}]")
-    return list(content)
+    return list(content), [f"{param}[{j}]" for j in range(len(content))]
 
 
 @dataclass
@@ -103,6 +107,7 @@ class SystemPrompt:
     messages: list[Any]  # the conversation without system messages (adjacent same-role turns merged)
     lifted: int = 0
     attribution: dict[str, str] = field(default_factory=dict)
+    origins: list[str] = field(default_factory=list)  # where the client sent each block of a list `value`
 
 
 def _merge_turns(messages: list[Any]) -> list[Any]:
@@ -127,10 +132,12 @@ def system_prompt(system: Any, messages: list[Any]) -> SystemPrompt:
     lifted = [i for i, m in enumerate(messages) if m["role"] == "system"]
     value: str | list[Any] | None = system
     rest = messages
+    origins = [f"system[{j}]" for j in range(len(system))] if isinstance(system, list) else []
     if lifted:
-        blocks = _as_blocks(system, "system") if system is not None else []
+        blocks, origins = _as_blocks(system, "system") if system is not None else ([], [])
         for i in lifted:
-            blocks += _as_blocks(messages[i]["content"], f"messages[{i}].content")
+            more, where = _as_blocks(messages[i]["content"], f"messages[{i}].content")
+            blocks, origins = blocks + more, origins + where
         value = blocks
         rest = _merge_turns([m for m in messages if m["role"] != "system"])
         if not rest:
@@ -140,7 +147,7 @@ def system_prompt(system: Any, messages: list[Any]) -> SystemPrompt:
         for block in value:
             if is_billing_block(block):
                 attribution.update(parse_billing_header(block["text"]))
-    return SystemPrompt(value, rest, len(lifted), attribution)
+    return SystemPrompt(value, rest, len(lifted), attribution, origins)
 
 
 def split_betas(header: str | None, body_betas: Any) -> list[str]:

@@ -24,7 +24,7 @@ from translators.anthropic_bedrock.errors import TranslationError
 from translators.anthropic_bedrock.tokens import estimate_input_tokens
 from translators.openai_bedrock.caching import append_point, apply_cache_points, cache_point
 from translators.openai_bedrock.capabilities import ModelCapabilities
-from translators.openai_bedrock.mappings import safe_tool_name
+from translators.openai_bedrock.mappings import MAX_TOKENS, safe_tool_name
 from translators.openai_bedrock.messages import Conversation
 
 TRANSLATED = frozenset(
@@ -79,7 +79,10 @@ def _tool_spec(tool: dict[str, Any], i: int, names: dict[str, str], caps: ModelC
     schema = _DEFAULT_SCHEMA if schema is None else schema
     if not isinstance(schema, dict):
         raise TranslationError("input_schema must be a JSON schema object", param=f"tools[{i}].input_schema")
-    description = tool.get("description") or name  # Bedrock rejects an empty description
+    description = tool.get("description")
+    if description is not None and not isinstance(description, str):
+        raise TranslationError("tool description must be a string", param=f"tools[{i}].description")
+    description = description or name  # Bedrock rejects an empty description
     spec: dict[str, Any] = {"name": safe, "description": description, "inputSchema": {"json": schema}}
     if tool.get("strict") is True and caps.native_json_schema:
         spec["strict"] = True
@@ -148,7 +151,7 @@ def _extra_fields(body: dict[str, Any], caps: ModelCapabilities) -> dict[str, An
     extra: dict[str, Any] = {}
     top_k = body.get("top_k")
     if top_k is not None:
-        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0:
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or not 0 <= top_k <= MAX_TOKENS:
             raise TranslationError("top_k must be a non-negative integer", param="top_k")
         extra["top_k"] = top_k
     thinking = body.get("thinking")
@@ -159,13 +162,22 @@ def _extra_fields(body: dict[str, Any], caps: ModelCapabilities) -> dict[str, An
             raise TranslationError(
                 "extended thinking is not supported by this model", param="thinking", code="unsupported_parameter"
             )
+        budget = thinking.get("budget_tokens")
+        if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int)
+                                   or not 1 <= budget < MAX_TOKENS):  # below maxTokens, a 32-bit Integer
+            raise TranslationError(f"thinking.budget_tokens must be an integer between 1 and {MAX_TOKENS - 1}",
+                                   param="thinking.budget_tokens")
         extra["thinking"] = thinking
     return extra
 
 
 def _output_config(body: dict[str, Any], caps: ModelCapabilities, stripped: list[str]) -> dict[str, Any] | None:
     raw = body.get("output_config")
-    config: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    if raw is not None and not isinstance(raw, dict):
+        raise TranslationError("output_config must be an object", param="output_config")
+    config: dict[str, Any] = raw or {}
+    from_config = "format" in config  # else the structured-outputs beta's first spelling, output_format
+    param = "output_config.format" if from_config else "output_format"
     fmt = config.get("format", body.get("output_format"))
     if "effort" in config:
         stripped.append("output_config.effort")
@@ -173,10 +185,11 @@ def _output_config(body: dict[str, Any], caps: ModelCapabilities, stripped: list
         return None
     schema = fmt.get("schema") if isinstance(fmt, dict) and fmt.get("type") == "json_schema" else None
     if not isinstance(schema, dict):
-        raise TranslationError("output_config.format must be {type: json_schema, schema}", param="output_config")
+        raise TranslationError(f"{param} must be {{type: json_schema, schema}}",
+                               param="output_config" if from_config else param)
     if not caps.native_json_schema:
-        raise TranslationError("structured outputs (output_config.format) are not supported by this model",
-                               param="output_config.format", code="unsupported_parameter")
+        raise TranslationError(f"structured outputs ({param}) are not supported by this model",
+                               param=param, code="unsupported_parameter")
     definition = {"schema": json.dumps(schema, separators=(",", ":"), ensure_ascii=False), "name": "response"}
     return {"textFormat": {"type": "json_schema", "structure": {"jsonSchema": definition}}}
 
@@ -189,7 +202,7 @@ def anthropic_request_to_converse(body: dict[str, Any], *, capabilities: ModelCa
     if body.get("metadata") is not None:
         stripped.append("metadata")  # Converse requestMetadata's charset rejects Claude Code's JSON user_id
     system = system_prompt(body.get("system"), core.messages)
-    conv = convert_conversation(system, caps)
+    conv = convert_conversation(system, core.messages, caps)
     tool_config, names = _tool_config(body, conv, caps, stripped)
     if core.stream and tool_config and not caps.streaming_tools:
         raise TranslationError("this model does not support tools while streaming: send stream=false",

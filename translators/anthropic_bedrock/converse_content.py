@@ -14,7 +14,13 @@ from translators.anthropic_bedrock.errors import TranslationError
 from translators.openai_bedrock.caching import append_point, cache_point, content_point
 from translators.openai_bedrock.capabilities import ModelCapabilities
 from translators.openai_bedrock.documents import DOCUMENT_FORMATS, MAX_DOCUMENT_BYTES, decoded_size, document_name
-from translators.openai_bedrock.mappings import EMPTY_TOOL_RESULT, IMAGE_FORMATS, MAX_IMAGE_BYTES, safe_tool_name
+from translators.openai_bedrock.mappings import (
+    EMPTY_TOOL_RESULT,
+    IMAGE_FORMATS,
+    MAX_IMAGE_BYTES,
+    safe_tool_name,
+    safe_tool_use_id,
+)
 from translators.openai_bedrock.messages import Conversation
 
 _INLINE = "only inline (base64) {what}s are accepted: this gateway fetches no URLs and has no Files API"
@@ -120,7 +126,8 @@ def tool_result(block: dict[str, Any], param: str, conv: Conversation, caps: Mod
         text = plain_text(block.get("content")) or EMPTY_TOOL_RESULT
         return {"text": f"[tool result {use_id}]: {text}"}
     content = _result_content(block.get("content"), f"{param}.content", caps)
-    result: dict[str, Any] = {"toolUseId": use_id, "content": content or [{"text": EMPTY_TOOL_RESULT}]}
+    content = content or [{"text": EMPTY_TOOL_RESULT}]
+    result: dict[str, Any] = {"toolUseId": safe_tool_use_id(use_id), "content": content}
     if block.get("is_error") is True:
         result["status"] = "error"
     return {"toolResult": result}
@@ -137,16 +144,21 @@ def tool_use(block: dict[str, Any], param: str, conv: Conversation, caps: ModelC
         return {"text": f"[tool call {use_id}: {name}({json.dumps(args, ensure_ascii=False)})]"}
     safe = safe_tool_name(name)
     conv.tool_names[safe] = name
-    return {"toolUse": {"toolUseId": use_id, "name": safe, "input": args}}
+    return {"toolUse": {"toolUseId": safe_tool_use_id(use_id), "name": safe, "input": args}}
 
 
-def thinking_block(block: dict[str, Any], caps: ModelCapabilities) -> list[dict[str, Any]]:
+def thinking_block(block: dict[str, Any], param: str, caps: ModelCapabilities) -> list[dict[str, Any]]:
     """Signed thinking goes back as reasoningContent; unsigned thinking is dropped (Bedrock rejects it)."""
     if not caps.reasoning:
         return []
     if block.get("type") == "redacted_thinking":
         data = block.get("data")
-        return [{"reasoningContent": {"redactedContent": data}}] if isinstance(data, str) and data else []
+        if data is None or data == "":
+            return []
+        if not isinstance(data, str):
+            raise TranslationError("redacted_thinking data must be a string", param=f"{param}.data")
+        decoded_size(data, f"{param}.data", "redacted thinking")  # Bedrock's redactedContent is a blob: base64
+        return [{"reasoningContent": {"redactedContent": data}}]
     text, signature = block.get("thinking"), block.get("signature")
     if not isinstance(text, str) or not text or not isinstance(signature, str) or not signature:
         return []
@@ -176,7 +188,7 @@ def _one(block: dict[str, Any], param: str, role: str, conv: Conversation, caps:
     if kind == "tool_use":
         return [tool_use(block, param, conv, caps)]
     if kind in ("thinking", "redacted_thinking"):
-        return thinking_block(block, caps)
+        return thinking_block(block, param, caps)
     raise TranslationError(f"content block type {kind!r} is not supported by this model on Bedrock",
                            param=f"{param}.type", code="unsupported_content")
 

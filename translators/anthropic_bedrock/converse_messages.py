@@ -1,9 +1,9 @@
 """Anthropic `system` + `messages` -> Converse `system` + alternating `messages` (pure).
 
-`role: "system"` messages were already lifted into the system prompt (common.system_prompt); Claude Code's
-billing-header block is dropped here (it means nothing to other models). Same-role neighbours are merged,
-toolResult blocks go first in their user turn, and a conversation that starts with the assistant gets a
-minimal user turn before it (Converse needs user first).
+`role: "system"` messages were already lifted into the system prompt (common.system_prompt) and are skipped
+here, so errors name the client's own indices; Claude Code's billing-header block is dropped (it means nothing
+to other models). Same-role neighbours are merged, toolResult blocks go first in their user turn, and a
+conversation that starts with the assistant gets a minimal user turn before it (Converse needs user first).
 """
 
 from __future__ import annotations
@@ -21,27 +21,31 @@ from translators.openai_bedrock.mappings import CONVERSATION_START
 from translators.openai_bedrock.messages import Conversation, finalize
 
 
-def _system(value: str | list[Any] | None) -> list[dict[str, Any]]:
+def _system(system: SystemPrompt) -> list[dict[str, Any]]:
+    value = system.value
     if value is None:
         return []
     if isinstance(value, str):
         return [{"text": value}] if value.strip() else []
     blocks: list[dict[str, Any]] = []
-    for j, block in enumerate(value):
+    for block, where in zip(value, system.origins, strict=True):
         if is_billing_block(block):
             continue
         if not isinstance(block, dict) or block.get("type") != "text":
-            raise TranslationError("system content must be text blocks", param=f"system[{j}]")
-        blocks += text_block(block, f"system[{j}]")
-        append_point(blocks, cache_point(block, f"system[{j}]"))
+            raise TranslationError("system content must be text blocks", param=where)
+        blocks += text_block(block, where)
+        append_point(blocks, cache_point(block, where))
     return blocks
 
 
-def convert_conversation(system: SystemPrompt, caps: ModelCapabilities) -> Conversation:
-    conv = Conversation(system=_system(system.value))
+def convert_conversation(system: SystemPrompt, messages: list[Any], caps: ModelCapabilities) -> Conversation:
+    """`messages` as the client sent them (errors name its indices); `role: system` ones are in `system` already."""
+    conv = Conversation(system=_system(system))
     turns: list[dict[str, Any]] = []
-    for i, message in enumerate(system.messages):
+    for i, message in enumerate(messages):
         role = message["role"]
+        if role == "system":
+            continue
         blocks = content_blocks(message["content"], f"messages[{i}].content", role, conv, caps)
         if not blocks:
             if role == "user":

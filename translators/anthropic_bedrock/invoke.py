@@ -80,6 +80,7 @@ def _output_config(body: dict[str, Any], caps: AnthropicCapabilities, stripped: 
     if config is not None and not isinstance(config, dict):
         raise TranslationError("output_config must be an object", param="output_config")
     config = dict(config or {})
+    param = "output_config.format" if "format" in config else "output_format"
     if body.get("output_format") is not None:  # the structured-outputs beta's first spelling
         config.setdefault("format", body["output_format"])
         stripped.append("output_format")
@@ -88,8 +89,8 @@ def _output_config(body: dict[str, Any], caps: AnthropicCapabilities, stripped: 
         stripped.append("output_config.effort")
     if "format" in config and not caps.structured_outputs:
         raise TranslationError(
-            "structured outputs (output_config.format) are not supported by this model on Bedrock",
-            param="output_config.format",
+            f"structured outputs ({param}) are not supported by this model on Bedrock",
+            param=param,
             code="unsupported_parameter",
         )
     return config or None

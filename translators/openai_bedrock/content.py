@@ -65,7 +65,9 @@ def _text(value: Any, param: str) -> list[dict[str, Any]]:
 
 
 def _part_blocks(part: Any, param: str, rules: ContentRules) -> list[dict[str, Any]]:
-    kind = part.get("type") if isinstance(part, dict) else None
+    if not isinstance(part, dict):
+        raise TranslationError("a content part must be an object", param=param, code="invalid_type")
+    kind = part.get("type")
     if kind == "text":
         return _text(part.get("text"), f"{param}.text")
     if kind == "refusal":

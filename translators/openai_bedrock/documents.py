@@ -36,10 +36,14 @@ _SUPPORTED = "pdf, csv, doc, docx, xls, xlsx, html, txt or md"
 
 
 def decoded_size(data: str, param: str, what: str) -> int:
+    """Bytes in base64 `data`; a 400 naming `param` unless it decodes to at least one (Bedrock's blob minimum)."""
     try:
-        return len(base64.b64decode(data, validate=True))
+        size = len(base64.b64decode(data, validate=True))
     except (binascii.Error, ValueError):
         raise TranslationError(f"{what} data is not valid base64", param=param) from None
+    if size == 0:
+        raise TranslationError(f"{what} data is empty", param=param)
+    return size
 
 
 def document_name(filename: str | None) -> str:

@@ -5,11 +5,13 @@ PITFALLS #34: these arrive as ordinary top-level JSON fields, so they are read f
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from translators.openai_bedrock.capabilities import ModelCapabilities
 from translators.openai_bedrock.errors import TranslationError
-from translators.openai_bedrock.mappings import MIN_THINKING_BUDGET, REASONING_BUDGETS
+from translators.openai_bedrock.mappings import MAX_TOKENS, MIN_THINKING_BUDGET, REASONING_BUDGETS
+from translators.openai_bedrock.params import max_tokens_param
 
 
 def _dict(body: dict[str, Any], key: str) -> dict[str, Any] | None:
@@ -21,11 +23,34 @@ def _dict(body: dict[str, Any], key: str) -> dict[str, Any] | None:
     return value
 
 
+# Converse's GuardrailStreamConfiguration; a key it does not know, or a value of another type, is Bedrock's 400.
+_GUARDRAIL_ENUMS: dict[str, tuple[str, ...]] = {
+    "trace": ("enabled", "disabled", "enabled_full"),
+    "streamProcessingMode": ("sync", "async"),
+}
+_GUARDRAIL_IDS = ("guardrailIdentifier", "guardrailVersion")
+_LATENCIES = ("standard", "optimized")  # PerformanceConfiguration.latency
+# RequestMetadata (Converse API reference): at most 16 pairs, keys 1-256 and values 0-256 of these characters.
+_METADATA_TEXT = re.compile(r"[a-zA-Z0-9\s:_@$#=/+,\-.]{0,256}", re.ASCII)  # ASCII: Java's \s
+_MAX_METADATA = 16
+_MAX_RESPONSE_PATHS = 10  # additionalModelResponseFieldPaths: at most 10 JSON Pointers of 1-256 characters
+
+
 def _guardrail(body: dict[str, Any], stream: bool) -> dict[str, Any] | None:
     config = _dict(body, "guardrailConfig")
     if config is None:
         return None
-    if not config.get("guardrailIdentifier") or not config.get("guardrailVersion"):
+    for key, value in config.items():
+        param = f"guardrailConfig.{key}"
+        if key in _GUARDRAIL_IDS:
+            if value is not None and (not isinstance(value, str) or not value):
+                raise TranslationError(f"{param} must be a non-empty string", param=param)
+        elif key in _GUARDRAIL_ENUMS:
+            if value not in _GUARDRAIL_ENUMS[key]:
+                raise TranslationError(f"{param} must be one of {', '.join(_GUARDRAIL_ENUMS[key])}", param=param)
+        else:
+            raise TranslationError(f"unknown guardrailConfig key '{key}'", param=param)
+    if not all(config.get(key) for key in _GUARDRAIL_IDS):
         raise TranslationError(
             "'guardrailConfig' needs guardrailIdentifier and guardrailVersion", param="guardrailConfig"
         )
@@ -35,10 +60,30 @@ def _guardrail(body: dict[str, Any], stream: bool) -> dict[str, Any] | None:
     return config
 
 
+def _performance(body: dict[str, Any]) -> dict[str, Any] | None:
+    config = _dict(body, "performanceConfig")
+    for key, value in (config or {}).items():
+        param = f"performanceConfig.{key}"
+        if key != "latency":
+            raise TranslationError(f"unknown performanceConfig key '{key}'", param=param)
+        if value not in _LATENCIES:
+            raise TranslationError(f"{param} must be one of {', '.join(_LATENCIES)}", param=param)
+    return config
+
+
 def _request_metadata(body: dict[str, Any]) -> dict[str, str] | None:
     meta = _dict(body, "requestMetadata")
     if meta is not None and not all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items()):
         raise TranslationError("'requestMetadata' must map strings to strings", param="requestMetadata")
+    for key, value in (meta or {}).items():
+        if not key or not _METADATA_TEXT.fullmatch(key) or not _METADATA_TEXT.fullmatch(value):
+            raise TranslationError(
+                "'requestMetadata' keys (1-256 characters) and values (up to 256) may hold only letters, digits, "
+                "whitespace and : _ @ $ # = / + , - .",
+                param="requestMetadata",
+            )
+    if meta is not None and len(meta) > _MAX_METADATA:
+        raise TranslationError(f"'requestMetadata' holds at most {_MAX_METADATA} pairs", param="requestMetadata")
     return meta or None
 
 
@@ -49,6 +94,17 @@ def _response_paths(body: dict[str, Any]) -> list[str] | None:
     if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
         raise TranslationError(
             "'additionalModelResponseFieldPaths' must be a list of strings",
+            param="additionalModelResponseFieldPaths",
+        )
+    for i, path in enumerate(paths):
+        if not 1 <= len(path) <= 256:
+            raise TranslationError(
+                "a response field path must be a JSON Pointer of 1 to 256 characters",
+                param=f"additionalModelResponseFieldPaths[{i}]",
+            )
+    if len(paths) > _MAX_RESPONSE_PATHS:
+        raise TranslationError(
+            f"'additionalModelResponseFieldPaths' holds at most {_MAX_RESPONSE_PATHS} paths",
             param="additionalModelResponseFieldPaths",
         )
     return paths or None
@@ -74,19 +130,31 @@ def _thinking(body: dict[str, Any], caps: ModelCapabilities) -> dict[str, Any] |
     return {"type": "enabled", "budget_tokens": REASONING_BUDGETS[effort]}
 
 
-def _fit_budget(thinking: dict[str, Any], max_tokens: int | None, explicit: bool) -> int | None:
-    """Claude needs max_tokens > budget_tokens: shrink a reasoning_effort budget, or raise maxTokens."""
+def _budget(thinking: dict[str, Any]) -> int | None:
+    """budget_tokens of enabled thinking; below maxTokens, which Converse caps at a 32-bit Integer."""
     budget = thinking.get("budget_tokens")
-    if not isinstance(budget, int) or thinking.get("type") != "enabled":
+    if budget is None or thinking.get("type") != "enabled":
+        return None
+    if isinstance(budget, bool) or not isinstance(budget, int) or not 1 <= budget < MAX_TOKENS:
+        raise TranslationError(
+            f"thinking.budget_tokens must be an integer between 1 and {MAX_TOKENS - 1}", param="thinking.budget_tokens"
+        )
+    return budget
+
+
+def _fit_budget(thinking: dict[str, Any], max_tokens: int | None, explicit: bool, limit_param: str) -> int | None:
+    """Claude needs max_tokens > budget_tokens: shrink a reasoning_effort budget, or raise maxTokens."""
+    budget = _budget(thinking)
+    if budget is None:
         return max_tokens
     if max_tokens is None:
-        return budget + 4096
+        return min(budget + 4096, MAX_TOKENS)
     if max_tokens > budget or explicit:
         return max_tokens
     if max_tokens <= MIN_THINKING_BUDGET:
         raise TranslationError(
-            f"max_tokens must be greater than {MIN_THINKING_BUDGET} when reasoning is enabled",
-            param="max_tokens",
+            f"{limit_param} must be greater than {MIN_THINKING_BUDGET} when reasoning is enabled",
+            param=limit_param,
         )
     thinking["budget_tokens"] = max_tokens - 1
     return max_tokens
@@ -100,18 +168,18 @@ def extension_fields(
     thinking = _thinking(body, caps)
     if thinking is not None:
         thinking = dict(thinking)
-        max_tokens = _fit_budget(thinking, max_tokens, explicit="thinking" in body)
+        max_tokens = _fit_budget(thinking, max_tokens, "thinking" in body, max_tokens_param(body))
         extra["thinking"] = thinking
     top_k = body.get("top_k")
     if top_k is not None:
-        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0:
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or not 0 <= top_k <= MAX_TOKENS:
             raise TranslationError("'top_k' must be a non-negative integer", param="top_k")
         extra["top_k"] = top_k
     fields: dict[str, Any] = {
         "guardrailConfig": _guardrail(body, stream),
         "additionalModelRequestFields": extra or None,
         "additionalModelResponseFieldPaths": _response_paths(body),
-        "performanceConfig": _dict(body, "performanceConfig"),
+        "performanceConfig": _performance(body),
         "requestMetadata": _request_metadata(body),
     }
     enabled = thinking is not None and thinking.get("type") == "enabled"

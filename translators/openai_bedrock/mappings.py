@@ -32,6 +32,10 @@ IMAGE_FORMATS: dict[str, str] = {
 }
 MAX_IMAGE_BYTES = 3_932_160  # 3.75 MiB
 
+# Converse's inferenceConfig limits (service model): maxTokens is a 32-bit Integer, temperature at most 1.
+MAX_TOKENS = 2**31 - 1
+MAX_TEMPERATURE = 1.0
+
 # reasoning_effort -> Claude extended-thinking budget_tokens.
 REASONING_BUDGETS: dict[str, int] = {"low": 1024, "medium": 4096, "high": 16384}
 MIN_THINKING_BUDGET = 1024
@@ -46,11 +50,23 @@ JSON_OBJECT_INSTRUCTION = "Respond with a single JSON object and nothing else."
 
 _SAFE_TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")  # fullmatch: `$` would accept a final newline
 _UNSAFE_CHARS = re.compile(r"[^a-zA-Z0-9_-]")
+_SAFE_TOOL_USE_ID = re.compile(r"[a-zA-Z0-9_.:-]{1,64}")  # Converse's toolUseId
+_UNSAFE_ID_CHARS = re.compile(r"[^a-zA-Z0-9_.:-]")
+
+
+def _safe(value: str, safe: re.Pattern[str], unsafe: re.Pattern[str]) -> str:
+    if safe.fullmatch(value):
+        return value
+    digest = hashlib.sha256(value.encode(errors="surrogatepass")).hexdigest()[:8]
+    return f"{unsafe.sub('_', value)[:55]}_{digest}"
 
 
 def safe_tool_name(name: str) -> str:
     """Bedrock-safe tool name; unsafe names get a hash suffix so the mapping is reversible (PITFALLS #12)."""
-    if _SAFE_TOOL_NAME.fullmatch(name):
-        return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{_UNSAFE_CHARS.sub('_', name)[:55]}_{digest}"
+    return _safe(name, _SAFE_TOOL_NAME, _UNSAFE_CHARS)
+
+
+def safe_tool_use_id(call_id: str) -> str:
+    """Bedrock-safe toolUseId: another provider's ids in the history get a hash suffix, the same for a call and
+    its result (Bedrock's own ids, echoed back by clients, pass unchanged)."""
+    return _safe(call_id, _SAFE_TOOL_USE_ID, _UNSAFE_ID_CHARS)

@@ -12,18 +12,21 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from translators.converse_turns import merge_turns
 from translators.json_depth import MAX_JSON_DEPTH, depth_exceeds
 from translators.openai_bedrock.caching import append_point, cache_point, content_point
 from translators.openai_bedrock.capabilities import ModelCapabilities
 from translators.openai_bedrock.content import ContentRules, content_blocks, plain_text
-from translators.openai_bedrock.documents import finish_documents
+from translators.openai_bedrock.documents import decoded_size, finish_documents
 from translators.openai_bedrock.errors import TranslationError
 from translators.openai_bedrock.mappings import (
     CONVERSATION_START,
     EMPTY_TOOL_RESULT,
     MIDDLE_SYSTEM_PREFIX,
     safe_tool_name,
+    safe_tool_use_id,
 )
 
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
@@ -54,11 +57,15 @@ def _role(message: Any, i: int) -> str:
     return role
 
 
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")  # Python's json accepts NaN and Infinity; JSON and Bedrock do not
+
+
 def _arguments(raw: Any, param: str) -> dict[str, Any]:
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return {}
     try:
-        value = json.loads(raw) if isinstance(raw, str) else raw
+        value = json.loads(raw, parse_constant=_no_constant) if isinstance(raw, str) else raw
     except (ValueError, RecursionError):
         raise TranslationError("tool call arguments are not valid JSON", param=param) from None
     if not isinstance(value, dict):
@@ -66,6 +73,13 @@ def _arguments(raw: Any, param: str) -> dict[str, Any]:
     if depth_exceeds(value, MAX_JSON_DEPTH - 6):  # forwarded as toolUse.input, inside the request body
         raise TranslationError(f"tool call arguments nest more than {MAX_JSON_DEPTH - 6} levels deep",
                                param=param, code="json_too_deep")
+    try:  # JSON text may hold what the request body's encoder cannot: ints past 64 bits, lone surrogates
+        orjson.dumps(value)
+    except TypeError:
+        raise TranslationError(
+            "tool call arguments hold a value Bedrock cannot carry: an integer beyond 64 bits or an unpaired surrogate",
+            param=param,
+        ) from None
     return value
 
 
@@ -89,37 +103,52 @@ def _tool_use_blocks(msg: dict[str, Any], i: int, conv: Conversation, caps: Mode
             continue
         safe = safe_tool_name(name)
         conv.tool_names[safe] = name
-        blocks.append({"toolUse": {"toolUseId": call_id, "name": safe, "input": args}})
+        blocks.append({"toolUse": {"toolUseId": safe_tool_use_id(call_id), "name": safe, "input": args}})
     return blocks
 
 
-def _reasoning_blocks(msg: dict[str, Any]) -> list[dict[str, Any]]:
+def _reasoning_items(msg: dict[str, Any], i: int) -> list[tuple[Any, dict[str, str]]]:
+    """Each thinking item with the param of each of its fields: LiteLLM's thinking_blocks, or the two fields."""
+    items = msg.get("thinking_blocks")
+    if isinstance(items, list) and items:
+        fields = ("thinking", "signature", "data")
+        return [(item, {f: f"messages[{i}].thinking_blocks[{k}].{f}" for f in fields}) for k, item in enumerate(items)]
+    item = {"type": "thinking", "thinking": msg.get("reasoning_content"), "signature": msg.get("reasoning_signature")}
+    return [(item, {"thinking": f"messages[{i}].reasoning_content", "signature": f"messages[{i}].reasoning_signature"})]
+
+
+def _string(value: Any, param: str) -> str:
+    """A reasoning field as text ("" when absent); Bedrock takes only strings there."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise TranslationError(f"{param} must be a string", param=param, code="invalid_type")
+    return value
+
+
+def _reasoning_blocks(msg: dict[str, Any], i: int) -> list[dict[str, Any]]:
     """Thinking history (LiteLLM's thinking_blocks, or reasoning_content + reasoning_signature).
 
     Unsigned reasoning text is dropped: Bedrock cannot verify it and rejects it (PITFALLS #23).
     """
-    items = msg.get("thinking_blocks")
-    if not isinstance(items, list) or not items:
-        items = [
-            {
-                "type": "thinking",
-                "thinking": msg.get("reasoning_content"),
-                "signature": msg.get("reasoning_signature"),
-            }
-        ]
     blocks: list[dict[str, Any]] = []
-    for item in items:
+    for item, params in _reasoning_items(msg, i):
         kind = item.get("type") if isinstance(item, dict) else None
-        if kind == "redacted_thinking" and item.get("data"):
-            blocks.append({"reasoningContent": {"redactedContent": item["data"]}})
-        elif kind == "thinking" and item.get("thinking") and item.get("signature"):
-            text = {"text": item["thinking"], "signature": item["signature"]}
-            blocks.append({"reasoningContent": {"reasoningText": text}})
+        if kind == "redacted_thinking":
+            data = _string(item.get("data"), params["data"])
+            if data:  # Bedrock's redactedContent is a blob: base64 text that must decode
+                decoded_size(data, params["data"], "redacted thinking")
+                blocks.append({"reasoningContent": {"redactedContent": data}})
+        elif kind == "thinking":
+            text = _string(item.get("thinking"), params["thinking"])
+            signature = _string(item.get("signature"), params["signature"])
+            if text and signature:
+                blocks.append({"reasoningContent": {"reasoningText": {"text": text, "signature": signature}}})
     return blocks
 
 
 def _assistant(msg: dict[str, Any], i: int, conv: Conversation, caps: ModelCapabilities) -> list[dict[str, Any]]:
-    blocks = _reasoning_blocks(msg) if caps.reasoning else []
+    blocks = _reasoning_blocks(msg, i) if caps.reasoning else []
     blocks += content_blocks(msg.get("content"), f"messages[{i}].content", _ASSISTANT_RULES)
     return blocks + _tool_use_blocks(msg, i, conv, caps)
 
@@ -139,7 +168,8 @@ def _tool(msg: dict[str, Any], i: int, conv: Conversation, caps: ModelCapabiliti
         rules = ContentRules(caps.tool_result_images, "this model does not accept images in tool results")
         content = content_blocks(msg.get("content"), f"messages[{i}].content", rules)
         content = [b for b in content if "cachePoint" not in b]
-        blocks = [{"toolResult": {"toolUseId": call_id, "content": content or [{"text": EMPTY_TOOL_RESULT}]}}]
+        result = {"toolUseId": safe_tool_use_id(call_id), "content": content or [{"text": EMPTY_TOOL_RESULT}]}
+        blocks = [{"toolResult": result}]
     append_point(blocks, point)
     return blocks
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from translators.openai_bedrock.errors import TranslationError
+from translators.openai_bedrock.mappings import MAX_TEMPERATURE, MAX_TOKENS
 
 # Fields with a translation elsewhere (request.py, messages.py, tools.py, extensions.py).
 TRANSLATED = frozenset(
@@ -121,16 +122,21 @@ def _number(body: dict[str, Any], key: str, low: float, high: float) -> float | 
     return value
 
 
+def max_tokens_param(body: dict[str, Any]) -> str:
+    """Which of the two fields sets the limit: max_completion_tokens wins over the deprecated max_tokens."""
+    return "max_completion_tokens" if body.get("max_completion_tokens") is not None else "max_tokens"
+
+
 def max_tokens(body: dict[str, Any]) -> int | None:
-    """max_completion_tokens wins over the deprecated max_tokens when both are given."""
-    for key in ("max_completion_tokens", "max_tokens"):
-        value = body.get(key)
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise TranslationError(f"'{key}' must be an integer >= 1", param=key)
-        return value
-    return None
+    key = max_tokens_param(body)
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise TranslationError(f"'{key}' must be an integer >= 1", param=key)
+    if value > MAX_TOKENS:
+        raise TranslationError(f"'{key}' must be at most {MAX_TOKENS}", param=key)
+    return value
 
 
 def _stop_sequences(value: Any) -> list[str] | None:
@@ -150,7 +156,9 @@ def inference_config(body: dict[str, Any], max_tokens_value: int | None) -> dict
         config["maxTokens"] = max_tokens_value
     temperature = _number(body, "temperature", 0, 2)
     if temperature is not None:
-        config["temperature"] = temperature
+        # OpenAI's scale runs to 2, Converse's to 1 (every Bedrock model's): above 1 asks for the most random
+        # sampling, which on Bedrock is 1. A 400 would refuse values OpenAI clients send as valid (e.g. 1.2).
+        config["temperature"] = min(temperature, MAX_TEMPERATURE)
     top_p = _number(body, "top_p", 0, 1)
     if top_p is not None:
         config["topP"] = top_p

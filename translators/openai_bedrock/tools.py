@@ -24,6 +24,7 @@ from translators.openai_bedrock.messages import Conversation
 
 _DEFAULT_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
 _SCHEMA_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+_JSON_TOOL_DESCRIPTION = "Respond with your final answer as this tool's input."
 
 
 @dataclass
@@ -35,10 +36,27 @@ class ToolPlan:
     instructions: list[str] = field(default_factory=list)  # appended to the system prompt
 
 
-def _legacy_functions(body: dict[str, Any]) -> tuple[Any, Any]:
+@dataclass(frozen=True)
+class _ToolSource:
+    """Where the client's tools came from, for errors that name what the client sent."""
+
+    tools: Any
+    choice: Any
+    tools_param: str = "tools"
+    choice_param: str = "tool_choice"
+
+    def tool_param(self, i: int) -> str:
+        return f"{self.tools_param}[{i}]"
+
+    def function_param(self, i: int) -> str:
+        """A legacy `functions[i]` entry is the function object itself."""
+        return f"tools[{i}].function" if self.tools_param == "tools" else f"functions[{i}]"
+
+
+def _legacy_functions(body: dict[str, Any]) -> _ToolSource:
     """Deprecated `functions`/`function_call` are translated to tools/tool_choice."""
     if body.get("functions") is None:
-        return body.get("tools"), body.get("tool_choice")
+        return _ToolSource(body.get("tools"), body.get("tool_choice"))
     if body.get("tools") is not None:
         raise TranslationError(
             "send either 'tools' or the deprecated 'functions', not both", param="functions"
@@ -49,43 +67,47 @@ def _legacy_functions(body: dict[str, Any]) -> tuple[Any, Any]:
     choice = body.get("function_call")
     if isinstance(choice, dict):
         choice = {"type": "function", "function": {"name": choice.get("name")}}
-    return tools, choice
+    return _ToolSource(tools, choice, "functions", "function_call")
 
 
-def _tool_spec(tool: Any, i: int, names: dict[str, str], caps: ModelCapabilities) -> dict[str, Any]:
+def _tool_spec(tool: Any, i: int, names: dict[str, str], caps: ModelCapabilities, src: _ToolSource) -> dict[str, Any]:
     if not isinstance(tool, dict) or tool.get("type") != "function":
-        raise TranslationError("only tools of type 'function' are supported", param=f"tools[{i}].type")
-    fn = tool.get("function") or {}
+        param = f"{src.tool_param(i)}.type" if isinstance(tool, dict) else src.tool_param(i)
+        raise TranslationError("only tools of type 'function' are supported", param=param)
+    fn, where = tool.get("function"), src.function_param(i)
     if not isinstance(fn, dict):
-        raise TranslationError("tool function must be an object", param=f"tools[{i}].function")
+        raise TranslationError("tool function must be an object", param=where)
     name = fn.get("name")
     if not isinstance(name, str) or not name:
-        raise TranslationError(
-            "tool function.name must be a non-empty string", param=f"tools[{i}].function.name"
-        )
+        raise TranslationError("tool function.name must be a non-empty string", param=f"{where}.name")
     safe = safe_tool_name(name)
     if safe in names:
-        raise TranslationError(f"duplicate tool name {name!r}", param=f"tools[{i}].function.name")
+        raise TranslationError(f"duplicate tool name {name!r}", param=f"{where}.name")
     names[safe] = name
     schema = fn.get("parameters") or _DEFAULT_SCHEMA
     if not isinstance(schema, dict):
-        raise TranslationError(
-            "function.parameters must be a JSON schema object", param=f"tools[{i}].function"
-        )
-    description = fn.get("description") or name  # Bedrock rejects an empty description (PITFALLS #12)
+        raise TranslationError("function.parameters must be a JSON schema object", param=f"{where}.parameters")
+    description = _text_or(fn.get("description"), name, f"{where}.description")
     spec: dict[str, Any] = {"name": safe, "description": description, "inputSchema": {"json": schema}}
     if fn.get("strict") is True and caps.native_json_schema:
         spec["strict"] = True
     return {"toolSpec": spec}
 
 
-def _tool_point(tool: Any, i: int) -> CachePoint | None:
-    point = cache_point(tool, f"tools[{i}]")
+def _text_or(value: Any, default: str, param: str) -> str:
+    """A description: Bedrock types it as a non-empty string, so an empty one becomes `default` (PITFALLS #12)."""
+    if value is not None and not isinstance(value, str):
+        raise TranslationError(f"{param} must be a string", param=param, code="invalid_type")
+    return value or default
+
+
+def _tool_point(tool: Any, i: int, src: _ToolSource) -> CachePoint | None:
+    point = cache_point(tool, src.tool_param(i))
     fn = tool.get("function") if isinstance(tool, dict) else None
-    return point or cache_point(fn, f"tools[{i}].function")
+    return point or cache_point(fn, src.function_param(i))
 
 
-def _choice(choice: Any, names: dict[str, str]) -> dict[str, Any] | str | None:
+def _choice(choice: Any, names: dict[str, str], param: str) -> dict[str, Any] | str | None:
     """Converse toolChoice, the string "none", or None for "not given"."""
     if choice is None:
         return None
@@ -96,7 +118,7 @@ def _choice(choice: Any, names: dict[str, str]) -> dict[str, Any] | str | None:
     fn = choice.get("function") if isinstance(choice, dict) else None
     name = fn.get("name") if isinstance(fn, dict) else None
     if not isinstance(name, str) or safe_tool_name(name) not in names:
-        raise TranslationError(f"tool_choice names an unknown tool {name!r}", param="tool_choice")
+        raise TranslationError(f"{param} names an unknown tool {name!r}", param=param)
     return {"tool": {"name": safe_tool_name(name)}}
 
 
@@ -108,7 +130,8 @@ def _json_spec(body: dict[str, Any], caps: ModelCapabilities, names: dict[str, s
         return None
     if kind not in ("json_object", "json_schema"):
         raise TranslationError(
-            "response_format.type must be text, json_object or json_schema", param="response_format.type"
+            "response_format.type must be text, json_object or json_schema",
+            param="response_format.type" if isinstance(fmt, dict) else "response_format",
         )
     spec = fmt.get("json_schema") if kind == "json_schema" and isinstance(fmt, dict) else None
     if kind == "json_schema" and not isinstance(spec, dict):
@@ -126,26 +149,30 @@ def _json_spec(body: dict[str, Any], caps: ModelCapabilities, names: dict[str, s
             code="unsupported_parameter",
         )
     name = JSON_TOOL_NAME if JSON_TOOL_NAME not in names else f"{JSON_TOOL_NAME}_1"
-    schema = (spec or {}).get("schema") or {"type": "object"}
-    description = (spec or {}).get("description") or "Respond with your final answer as this tool's input."
+    where = "response_format.json_schema"
+    schema = _schema(spec or {}, where)
+    description = _text_or((spec or {}).get("description"), _JSON_TOOL_DESCRIPTION, f"{where}.description")
     return {"toolSpec": {"name": name, "description": description, "inputSchema": {"json": schema}}}
+
+
+def _schema(spec: dict[str, Any], where: str) -> dict[str, Any]:
+    schema = spec.get("schema") or {"type": "object"}
+    if not isinstance(schema, dict):
+        raise TranslationError(f"{where}.schema must be a JSON schema object", param=f"{where}.schema")
+    return schema
 
 
 def _output_config(spec: dict[str, Any]) -> dict[str, Any]:
     """outputConfig.textFormat: Bedrock constrains the text itself, which then is message.content."""
-    schema = spec.get("schema") or {"type": "object"}
-    if not isinstance(schema, dict):
-        raise TranslationError(
-            "response_format.json_schema.schema must be a JSON schema object",
-            param="response_format.json_schema.schema",
-        )
+    schema = _schema(spec, "response_format.json_schema")
     name = spec.get("name")
     definition: dict[str, Any] = {
         "schema": json.dumps(schema, separators=(",", ":"), ensure_ascii=False),  # Bedrock takes a string
         "name": name if isinstance(name, str) and _SCHEMA_NAME.fullmatch(name) else "response",
     }
-    if isinstance(spec.get("description"), str) and spec["description"]:
-        definition["description"] = spec["description"]
+    description = _text_or(spec.get("description"), "", "response_format.json_schema.description")
+    if description:
+        definition["description"] = description
     return {"textFormat": {"type": "json_schema", "structure": {"jsonSchema": definition}}}
 
 
@@ -170,22 +197,23 @@ def _history_specs(conv: Conversation, names: dict[str, str]) -> list[dict[str, 
 def plan_tools(
     body: dict[str, Any], conv: Conversation, caps: ModelCapabilities, *, thinking: bool
 ) -> ToolPlan:
-    tools, choice_value = _legacy_functions(body)
+    src = _legacy_functions(body)
+    tools, choice_value = src.tools, src.choice
     plan = ToolPlan()
     if tools is not None and not isinstance(tools, list):
         raise TranslationError("'tools' must be a list", param="tools")
     if tools and not caps.tools:
         raise TranslationError(
-            "this model does not support tools", param="tools", code="unsupported_parameter"
+            "this model does not support tools", param=src.tools_param, code="unsupported_parameter"
         )
     specs: list[dict[str, Any]] = []
     for i, tool in enumerate(tools or []):
-        specs.append(_tool_spec(tool, i, plan.tool_names, caps))
-        append_point(specs, _tool_point(tool, i))
+        specs.append(_tool_spec(tool, i, plan.tool_names, caps, src))
+        append_point(specs, _tool_point(tool, i, src))
     if choice_value is not None and not isinstance(choice_value, str | dict):
-        raise TranslationError("'tool_choice' must be a string or an object", param="tool_choice",
+        raise TranslationError(f"'{src.choice_param}' must be a string or an object", param=src.choice_param,
                                code="invalid_type")
-    choice = _choice(choice_value, plan.tool_names) if specs else None  # PITFALLS #13
+    choice = _choice(choice_value, plan.tool_names, src.choice_param) if specs else None  # PITFALLS #13
     json_spec = _json_spec(body, caps, plan.tool_names)
     if isinstance(json_spec, str):
         plan.instructions.append(json_spec)

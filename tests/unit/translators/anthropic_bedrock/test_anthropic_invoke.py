@@ -122,6 +122,9 @@ def test_output_config_effort_stripped_format_moved_or_refused() -> None:
     assert "output_format" not in legacy.body
     with pytest.raises(TranslationError) as err:
         _invoke(output_format=fmt)
+    assert err.value.param == "output_format"  # what the client sent, not where the gateway moves it
+    with pytest.raises(TranslationError) as err:
+        _invoke(output_config={"format": fmt})
     assert err.value.param == "output_config.format"
 
 
