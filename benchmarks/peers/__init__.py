@@ -1,0 +1,1 @@
+"""Peer gateways the suite can run against the same emulator (``suite.py --peer NAME``)."""
