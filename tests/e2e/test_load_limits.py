@@ -21,7 +21,7 @@ pytestmark = pytest.mark.e2e
 
 STREAMS = 2000
 BODY = {"model": "claude-3-haiku", "stream": True,
-        "messages": [{"role": "user", "content": "EMULATOR:words=50 chunk_delay_ms=20"}]}
+        "messages": [{"role": "user", "content": "EMULATOR:words=50 EMULATOR:chunk_delay_ms=20"}]}
 
 
 def metric(gateway: Gateway, name: str) -> float:
