@@ -1,7 +1,7 @@
 """Exact limits under load (hardening #4): 2,000 concurrent streams on one gateway process with the Redis
 limiter and a healthy Redis never fall back to per-process limits; every stream finishes and is booked.
 
-Bounded: 2,000 streams of 50 tokens 20 ms apart, each retried at most 3 times on a 503 (as the SDK does).
+Bounded: 2,000 streams of 50 tokens, each retried at most 3 times on a 503 (as the SDK does).
 """
 
 from __future__ import annotations
@@ -20,8 +20,11 @@ from tests.e2e.conftest import Gateway, GatewayFactory
 pytestmark = pytest.mark.e2e
 
 STREAMS = 2000
+# 50 words, sent back to back: with EMULATOR:chunk_delay_ms=20 as well, 2,000 one-second streams overload
+# the emulator itself on this 2-core machine (~200 us of its CPU per event, benchmarks/README.md), and its
+# connection failures, not the limiter, decide the outcome. This test is about the limiter.
 BODY = {"model": "claude-3-haiku", "stream": True,
-        "messages": [{"role": "user", "content": "EMULATOR:words=50 EMULATOR:chunk_delay_ms=20"}]}
+        "messages": [{"role": "user", "content": "EMULATOR:words=50"}]}
 
 
 def metric(gateway: Gateway, name: str) -> float:
