@@ -185,11 +185,19 @@ def open_usage_store(settings: Settings) -> UsageStore:
 
 
 def redis_client(settings: Settings, *, max_connections: int = 64) -> redis.asyncio.Redis:
-    """A client for the limiter: bounded pool, every wait bounded by the limiter timeout (no I/O here)."""
+    """A client for the limiter: bounded pool, every wait bounded by the limiter timeout (no I/O here).
+
+    With LLM_GATEWAY_REDIS_CLUSTER, a RedisCluster with the same bounds per node (proxy/limits/cluster.py).
+    """
     import redis.asyncio as aioredis
 
     assert settings.redis_url is not None
     timeout_s = settings.redis_timeout_ms / 1000
+    if settings.redis_cluster:
+        from proxy.limits.cluster import cluster_client
+
+        # Typed as Redis for the callers: both speak the commands the limiter and the auth sync use.
+        return cluster_client(settings.redis_url, max_connections=max_connections, timeout_s=timeout_s)  # type: ignore[return-value]
     pool = aioredis.BlockingConnectionPool.from_url(
         settings.redis_url, max_connections=max_connections, timeout=timeout_s,
         socket_timeout=timeout_s, socket_connect_timeout=timeout_s,

@@ -221,6 +221,11 @@ class Settings:
         "REDIS_URL", None, _optional,
         doc="Redis shared by all replicas for limits, budgets and auth invalidation; unset: in-process limiter",
     )
+    redis_cluster: bool = _env(
+        "LLM_GATEWAY_REDIS_CLUSTER", False, _bool,
+        doc="REDIS_URL is one node of a Redis Cluster (ElastiCache cluster mode enabled): the client "
+            "discovers the others and sends each team's keys to the master of its slot",
+    )
     redis_timeout_ms: int = _env(
         "LLM_GATEWAY_REDIS_TIMEOUT_MS", 1000, int,
         doc="time limit of a Redis round trip (not the wait for a free connection); past it, a 503 if Redis "

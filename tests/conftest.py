@@ -1,4 +1,4 @@
-"""Shared fixtures: free ports, the real Redis on loopback, a DynamoDB-compatible server (moto).
+"""Shared fixtures: free ports, the real Redis on loopback (single and a 3-master cluster), moto DynamoDB.
 
 Services are never skipped: a test that needs one fails with a message saying how to start it.
 """
@@ -10,9 +10,12 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+
+from tests.redis_cluster import LoopbackCluster, missing_tools
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -62,6 +65,40 @@ def redis_url() -> str:
     finally:
         client.close()
     return REDIS_URL
+
+
+ClusterFactory = Callable[..., LoopbackCluster]
+
+
+@pytest.fixture(scope="session")
+def start_redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterFactory]:
+    """Starts private 3-master Redis Clusters on free loopback ports (tests/redis_cluster.py); all are
+    stopped at session end. Fails, never skips, without redis-server."""
+    started: list[LoopbackCluster] = []
+
+    def start(**options: object) -> LoopbackCluster:
+        problem = missing_tools()
+        if problem:
+            pytest.fail(f"a Redis Cluster is required for this test: {problem}")
+        cluster = LoopbackCluster(Path(tmp_path_factory.mktemp("redis-cluster")), **options)  # type: ignore[arg-type]
+        started.append(cluster)
+        return cluster.start()
+
+    yield start
+    for cluster in started:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(start_redis_cluster: ClusterFactory) -> LoopbackCluster:
+    """One 3-master cluster shared by the session's tests that do not kill nodes."""
+    return start_redis_cluster()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url(redis_cluster: LoopbackCluster) -> str:
+    """redis://127.0.0.1:<first master>/0; with LLM_GATEWAY_REDIS_CLUSTER=true the client finds the rest."""
+    return redis_cluster.url
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,10 @@
 Publishing INCRs `llmgw:auth:version` and PUBLISHes "<version> <json>" atomically (one script). Replicas
 apply messages as they come and poll the counter every 0.2 s: a version they never saw a message for
 (pub/sub dropped or reconnected) clears their whole cache, so a revocation reaches them within ~1 s.
+
+On a Redis Cluster the script runs on the master of the counter's slot, and its PUBLISH reaches the
+subscribers of every node (classic pub/sub is broadcast over the cluster bus): a replica subscribes on
+any one node, and on the next one in the cluster's node list when that one fails.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import logging
 import time
 from collections.abc import Callable
 from typing import Any
+
+from redis.exceptions import MovedError
 
 log = logging.getLogger("llm_gateway.auth")
 
@@ -47,8 +53,15 @@ async def publish(redis: Any, key_hash: str | None, team_id: str | None) -> int:
 
 
 def publish_sync(redis: Any, key_hash: str | None, team_id: str | None) -> int:
-    """For the CLI, which talks to Redis with the blocking client."""
-    return int(redis.eval(PUBLISH_SCRIPT, 1, VERSION_KEY, CHANNEL, encode(key_hash, team_id)))
+    """For the CLI, which talks to Redis with the blocking client (a plain one, even for a cluster)."""
+    args = (PUBLISH_SCRIPT, 1, VERSION_KEY, CHANNEL, encode(key_hash, team_id))
+    try:
+        return int(redis.eval(*args))
+    except MovedError as moved:  # a Redis Cluster node that does not serve the counter: ask the one that does
+        pool = redis.connection_pool
+        kwargs = {**pool.connection_kwargs, "host": moved.host, "port": moved.port}
+        with type(redis).from_pool(type(pool)(connection_class=pool.connection_class, **kwargs)) as master:
+            return int(master.eval(*args))
 
 
 class InvalidationListener:
@@ -62,6 +75,7 @@ class InvalidationListener:
         self._lag_since: float | None = None
         self._last_ok = 0.0
         self._failures: dict[str, int] = {}  # consecutive failures per background check, for quiet logs
+        self._subscriptions = 0  # on a cluster, the n-th subscription uses node n (mod the node count)
         self._tasks: list[asyncio.Task[None]] = []
         self.healthy = False  # read on the hot path: long cache TTL only while this is True
 
@@ -77,7 +91,7 @@ class InvalidationListener:
         self._tasks = [asyncio.create_task(self._listen(pubsub)), asyncio.create_task(self._poll())]
 
     async def _subscribe(self) -> Any:
-        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        pubsub = await self._pubsub()
         try:
             await pubsub.subscribe(CHANNEL)
         except BaseException:
@@ -85,6 +99,15 @@ class InvalidationListener:
                 await pubsub.aclose()
             raise
         return pubsub
+
+    async def _pubsub(self) -> Any:
+        if not hasattr(self._redis, "get_nodes"):  # a single Redis
+            return self._redis.pubsub(ignore_subscribe_messages=True)
+        await self._redis.initialize()  # reads the slot table again after a failure, no-op otherwise
+        nodes = sorted(self._redis.get_nodes(), key=lambda node: node.name)
+        node = nodes[self._subscriptions % len(nodes)]
+        self._subscriptions += 1
+        return self._redis.pubsub(node=node, ignore_subscribe_messages=True)
 
     async def close(self) -> None:
         for task in self._tasks:

@@ -88,9 +88,14 @@ def _nano_or_none(usd: Decimal | None) -> int | None:
     return None if usd is None else usd_to_nano(usd)
 
 
+def hash_tag(team_id: str) -> str:
+    """The part of every key of a team that Redis Cluster hashes: all of them share one slot."""
+    return f"{{team:{team_id}}}"
+
+
 def keys_for(plan: Plan) -> list[str]:
     """The ten keys of ratelimit.lua, all under the team's hash tag (one Redis Cluster slot)."""
-    tag, key = f"{{team:{plan.team_id}}}", plan.key_id
+    tag, key = hash_tag(plan.team_id), plan.key_id
     team_budget, key_budget = f"bud:{tag}:{plan.period}", f"bud:{tag}:key:{key}:{plan.period}"
     return [
         f"rl:{tag}:rpm:team", f"rl:{tag}:rpm:key:{key}", f"rl:{tag}:tpm:team", f"rl:{tag}:tpm:key:{key}",

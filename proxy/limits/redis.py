@@ -3,6 +3,7 @@
 One Redis Lua script (ratelimit.lua) checks and updates everything for a request in one round trip;
 without REDIS_URL the same algorithm runs in process (ratelimit_local). Redis failures follow
 LLM_GATEWAY_RATELIMIT_FAILURE_POLICY: "open" falls back to the in-process limiter, "closed" answers 503.
+On a Redis Cluster the outage state is kept per master (proxy/limits/cluster.py).
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from proxy.auth.principal import Principal
 from proxy.errors import Overloaded, UpstreamUnavailable
+from proxy.limits.cluster import SINGLE, Script, Shard, shard_of
 from proxy.limits.local import DEFAULT_INFLIGHT_TTL_S, BudgetSeed, Clock, LocalLimiter, SeedCache
 from proxy.limits.plan import (
     ADMITTED,
@@ -31,6 +33,7 @@ from proxy.limits.plan import (
     Admission,
     Plan,
     build_plan,
+    hash_tag,
     headers_for,
     keys_for,
     nano_to_usd,
@@ -40,12 +43,13 @@ from proxy.limits.plan import (
 from proxy.limits.settle import SettleBatcher
 
 if TYPE_CHECKING:
-    import redis.asyncio
+    from proxy.limits.cluster import RedisClient
 
 logger = logging.getLogger(__name__)
 
 BUDGET_TTL_MS = 62 * 24 * 3600 * 1000  # a period's budget keys outlive the month, for spent() reads
-REDIS_FAILURES = (RedisError, OSError, TimeoutError)
+# RedisClusterException (no slot table, slot not covered) is not a RedisError.
+REDIS_FAILURES = (RedisError, RedisClusterException, OSError, TimeoutError)
 
 __all__ = ["Admission", "Limiter", "LocalLimiter", "RedisLimiter"]
 
@@ -78,7 +82,7 @@ class RedisLimiter:
 
     def __init__(
         self,
-        client: redis.asyncio.Redis,
+        client: RedisClient,
         *,
         timeout_ms: int = 1000,
         policy: str = "open",
@@ -91,7 +95,7 @@ class RedisLimiter:
         queue_timeout_s: float = 10.0,
     ) -> None:
         self._redis = client
-        self._script = client.register_script(_lua_source())  # EVALSHA, EVAL again on NOSCRIPT
+        self._script = Script(client, _lua_source())  # EVALSHA, EVAL again on NOSCRIPT
         self._settles = SettleBatcher(client, self._script, timeout_s=timeout_ms / 1000,
                                       failures=REDIS_FAILURES, on_failure=self._settle_failed,
                                       on_success=self._replied)
@@ -104,26 +108,30 @@ class RedisLimiter:
         self._local = LocalLimiter(budget_seed=budget_seed, clock=clock, inflight_ttl_s=inflight_ttl_s)
         self._backoff_s = backoff_s
         self._owns_client = owns_client
-        self._down = False
-        self._retry_at = 0.0  # time.monotonic() of the next Redis attempt during an outage
+        self._shards: dict[str, Shard] = {}  # one per cluster master (one only for a single Redis)
         self.fallback_count = 0  # admissions answered by the in-process limiter (metric)
         self.overload_count = 0  # admissions refused (503) because this process, not Redis, was behind
         # Admissions in flight to Redis are bounded below the pool size (settles and the auth listener
         # need connections too); the rest queue here, and their wait is not a Redis timeout.
         self._slots = asyncio.Semaphore(admission_slots)
         self._queue_timeout_s = queue_timeout_s
-        self._last_reply = 0.0  # time.monotonic() of the latest answer from Redis, to any call
         self._background: set[asyncio.Task[None]] = set()
 
     def _now_ms(self) -> int:
         return int((self._clock or time.time)() * 1000)
 
+    def _shard(self, key: str) -> tuple[str, Shard]:
+        """The Redis serving `key` (any key under a team's hash tag) and our view of it."""
+        name = shard_of(self._redis, key)
+        return name, self._shards.setdefault(name, Shard())
+
     async def admit(self, principal: Principal, *, tokens: int, cost_usd: Decimal) -> Admission:
         plan = build_plan(principal, tokens=tokens, cost_usd=cost_usd, now_ms=self._now_ms())
-        if self._down:
-            if time.monotonic() < self._retry_at:
+        name, shard = self._shard(hash_tag(plan.team_id))
+        if shard.down:
+            if time.monotonic() < shard.retry_at:
                 return await self._unavailable(plan)
-            self._retry_at = time.monotonic() + self._backoff_s  # one probe per back-off, not a stampede
+            shard.retry_at = time.monotonic() + self._backoff_s  # one probe per back-off, not a stampede
         try:
             state = await self._admit_in_redis(plan)
         except LocalOverload as exc:
@@ -131,13 +139,13 @@ class RedisLimiter:
             # enforcing shared limits exactly when traffic peaks; a 503 the SDK retries does not.
             self.overload_count += 1
             if exc.maybe_ran:
-                self._cancel_in_background(plan)
+                self._cancel_in_background(plan, name)
             raise Overloaded("The gateway is overloaded right now; retry shortly.") from None
         except REDIS_FAILURES as exc:
-            self._mark_down(exc)
-            self._cancel_in_background(plan)
+            self._mark_down(name, exc)
+            self._cancel_in_background(plan, name)
             return await self._unavailable(plan)
-        self._mark_up()
+        self._mark_up(name)
         if state[STATUS] != ADMITTED:
             raise rejection(plan, state)
         return Admission(plan, headers_for(plan, state), functools.partial(self._settle, plan, state[NOW]))
@@ -160,13 +168,14 @@ class RedisLimiter:
         return str(await self._seeds.nano(plan.team_id, plan.period, key_id))
 
     async def _settle(self, plan: Plan, admitted_ms: int, tokens: int, cost_usd: Decimal) -> None:
-        if self._down and time.monotonic() < self._retry_at:
+        name, shard = self._shard(hash_tag(plan.team_id))
+        if shard.down and time.monotonic() < shard.retry_at:
             return  # no connect timeout per settle during an outage: the in-flight TTL frees the slot
         args = self._args(plan, "settle", diff=tokens - plan.tokens, real_nano=usd_to_nano(cost_usd),
                           admitted_ms=admitted_ms)
-        await self._settles.settle(keys_for(plan), args)
+        await self._settles.settle(name, keys_for(plan), args)
 
-    def _cancel_in_background(self, plan: Plan) -> None:
+    def _cancel_in_background(self, plan: Plan, shard: str) -> None:
         """Undo an admission whose answer was lost: a timed-out script may still have run in Redis.
 
         Its concurrency slot and budget reservation would otherwise be held for the in-flight TTL
@@ -178,12 +187,13 @@ class RedisLimiter:
         if not any(v is not None for v in (*plan.concurrency, *plan.budgets_nano)):
             return
         args = self._args(plan, "settle", diff=0, real_nano=0, admitted_ms=0)
-        task = asyncio.create_task(self._settles.settle(keys_for(plan), args))
+        task = asyncio.create_task(self._settles.settle(shard, keys_for(plan), args))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
     async def _call(self, keys: list[str], args: list[Any]) -> list[int]:
         """One script call; the timeout covers the round trip only, never the wait for a slot."""
+        _, shard = self._shard(keys[0])
         if self._slots.locked():
             try:
                 async with asyncio.timeout(self._queue_timeout_s):
@@ -197,21 +207,21 @@ class RedisLimiter:
             async with asyncio.timeout(self._timeout_s):
                 result = await self._script(keys=keys, args=args)
         except TimeoutError:
-            if self._last_reply > started:  # Redis answered someone while we waited: it is alive
+            if shard.last_reply > started:  # this Redis answered someone while we waited: it is alive
                 raise LocalOverload(maybe_ran=True) from None
             raise
         finally:
             self._slots.release()
-        self._last_reply = time.monotonic()
+        shard.last_reply = time.monotonic()
         return [int(v) for v in result]
 
-    def _replied(self) -> None:
-        self._last_reply = time.monotonic()
+    def _replied(self, name: str) -> None:
+        self._shards.setdefault(name, Shard()).last_reply = time.monotonic()
 
-    def _settle_failed(self, exc: BaseException, started: float) -> None:
-        if isinstance(exc, TimeoutError) and self._last_reply > started:
+    def _settle_failed(self, name: str, exc: BaseException, started: float) -> None:
+        if isinstance(exc, TimeoutError) and self._shards.setdefault(name, Shard()).last_reply > started:
             return  # a batch late for our own backlog; the in-flight TTL covers a lost settle
-        self._mark_down(exc)
+        self._mark_down(name, exc)
 
     def _args(
         self, plan: Plan, mode: str, *, seeds: tuple[str, str] = ("0", "0"), diff: int = 0, real_nano: int = 0,
@@ -231,37 +241,40 @@ class RedisLimiter:
         self.fallback_count += 1
         return await self._local.admit_plan(plan, fallback=True)
 
-    def _mark_down(self, exc: BaseException) -> None:
-        if not self._down:
+    def _mark_down(self, name: str, exc: BaseException) -> None:
+        shard = self._shards.setdefault(name, Shard())
+        if not shard.down:
             logger.warning(
-                "Redis rate limiter unavailable (%s: %s); policy=%s until it answers again",
-                type(exc).__name__, exc, self._policy,
+                "Redis rate limiter unavailable%s (%s: %s); policy=%s until it answers again",
+                f" on {name}" if name != SINGLE else "", type(exc).__name__, exc, self._policy,
             )
             # Idle pooled connections are dead too if Redis went away: without this, each one fails
             # once after Redis is back, and every failure means another second of per-process limits.
             task = asyncio.ensure_future(self._drop_idle_connections())
             self._background.add(task)
             task.add_done_callback(self._background.discard)
-        self._down = True
-        self._retry_at = time.monotonic() + self._backoff_s
+        shard.down = True
+        shard.retry_at = time.monotonic() + self._backoff_s
 
     async def _drop_idle_connections(self) -> None:
+        # A RedisCluster has no pool: it drops a failed node's idle connections itself.
         pool = getattr(self._redis, "connection_pool", None)
         if pool is not None:
             with contextlib.suppress(Exception):
                 await pool.disconnect(inuse_connections=False)
 
-    def _mark_up(self) -> None:
-        if self._down:
-            logger.warning("Redis rate limiter available again (fallback admissions so far: %d)",
-                           self.fallback_count)
-        self._down = False
+    def _mark_up(self, name: str) -> None:
+        shard = self._shards[name]
+        if shard.down:
+            logger.warning("Redis rate limiter available again%s (fallback admissions so far: %d)",
+                           f" on {name}" if name != SINGLE else "", self.fallback_count)
+        shard.down = False
 
     async def spent(self, team_id: str, period: str) -> Decimal:
         """Spend recorded this period (settled requests), for the usage and alert code."""
         try:
             async with asyncio.timeout(self._timeout_s):
-                value = await self._redis.hget(f"bud:{{team:{team_id}}}:{period}", "spent")
+                value = await self._redis.hget(f"bud:{hash_tag(team_id)}:{period}", "spent")
         except REDIS_FAILURES as exc:
             raise UpstreamUnavailable("rate limiter unavailable") from exc
         return nano_to_usd(int(value or 0))

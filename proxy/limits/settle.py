@@ -3,6 +3,9 @@
 Admission must wait for its own answer, but a settle only has to land: under load, the settles that
 arrive while one pipeline is in flight go out together in the next, so a request costs about one round
 trip (its admit) instead of two. Each caller still awaits its own settle having been sent.
+
+Each shard (proxy/limits/cluster.py: a single Redis, or one Redis Cluster master) has its own queue and
+pipelines, so a master that is down delays, fails and is reported for its own settles only.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from redis.exceptions import NoScriptError
 
 if TYPE_CHECKING:
     import redis.asyncio
-    from redis.commands.core import AsyncScript
+
+    from proxy.limits.cluster import Script
 
 Call = tuple[list[str], list[Any]]
 
@@ -24,13 +28,14 @@ Call = tuple[list[str], list[Any]]
 class SettleBatcher:
     def __init__(
         self,
-        client: redis.asyncio.Redis,
-        script: AsyncScript,
+        client: redis.asyncio.Redis | redis.asyncio.RedisCluster,
+        script: Script,
         *,
         timeout_s: float,
         failures: tuple[type[BaseException], ...],
-        on_failure: Callable[[BaseException, float], None],  # (error, time.monotonic() the batch was sent)
-        on_success: Callable[[], None] = lambda: None,
+        # (shard, error, time.monotonic() the batch was sent)
+        on_failure: Callable[[str, BaseException, float], None],
+        on_success: Callable[[str], None] = lambda shard: None,
     ) -> None:
         self._redis = client
         self._script = script
@@ -38,26 +43,26 @@ class SettleBatcher:
         self._failures = failures
         self._on_failure = on_failure
         self._on_success = on_success
-        self._queue: list[tuple[Call, asyncio.Future[None]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._queues: dict[str, list[tuple[Call, asyncio.Future[None]]]] = {}
+        self._flushers: dict[str, asyncio.Task[None]] = {}
 
-    async def settle(self, keys: list[str], args: list[Any]) -> None:
+    async def settle(self, shard: str, keys: list[str], args: list[Any]) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.append(((keys, args), future))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush())
+        self._queues.setdefault(shard, []).append(((keys, args), future))
+        flusher = self._flushers.get(shard)
+        if flusher is None or flusher.done():
+            self._flushers[shard] = asyncio.create_task(self._flush(shard))
         await asyncio.shield(future)  # a cancelled caller must not cancel the others' batch
 
-    async def _flush(self) -> None:
-        while self._queue:
-            batch, self._queue = self._queue, []
+    async def _flush(self, shard: str) -> None:
+        while batch := self._queues.pop(shard, []):
             started = time.monotonic()
             try:
                 async with asyncio.timeout(self._timeout_s):
                     await self._send([call for call, _ in batch])
-                self._on_success()
+                self._on_success(shard)
             except self._failures as exc:
-                self._on_failure(exc, started)  # slots and reservations then expire with the in-flight TTL
+                self._on_failure(shard, exc, started)  # slots and reservations then expire with the in-flight TTL
             finally:
                 for _, future in batch:
                     if not future.done():
@@ -66,19 +71,21 @@ class SettleBatcher:
     async def _send(self, calls: list[Call]) -> None:
         results = await self._pipeline(calls)
         missing = [call for call, result in zip(calls, results, strict=True) if isinstance(result, NoScriptError)]
-        if missing:  # Redis restarted or flushed its script cache: load once, resend only those
-            await self._redis.script_load(self._script.script)
-            results = await self._pipeline(missing)
+        if missing:  # Redis restarted or flushed its script cache: EVAL (caches it there), only those
+            results = await self._pipeline(missing, source=True)
         for result in results:
             if isinstance(result, Exception):
                 raise result
 
-    async def _pipeline(self, calls: list[Call]) -> list[Any]:
+    async def _pipeline(self, calls: list[Call], *, source: bool = False) -> list[Any]:
+        # Not a transaction: a cluster pipeline sends each master its calls (each call's keys share one
+        # slot). Raw commands, since redis-py's cluster pipeline refuses its evalsha() method.
         pipe = self._redis.pipeline(transaction=False)
+        command, script = ("EVAL", self._script.source) if source else ("EVALSHA", self._script.sha)
         for keys, args in calls:
-            pipe.evalsha(self._script.sha, len(keys), *keys, *args)
+            pipe.execute_command(command, script, len(keys), *keys, *args)
         return list(await pipe.execute(raise_on_error=False))
 
     async def close(self) -> None:
-        if self._flusher is not None:
-            await asyncio.wait({self._flusher}, timeout=self._timeout_s * 2)
+        if self._flushers:
+            await asyncio.wait(self._flushers.values(), timeout=self._timeout_s * 2)

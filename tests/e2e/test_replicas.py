@@ -1,4 +1,5 @@
-"""Several gateway processes sharing one Redis: limits, revocation and budgets hold across replicas."""
+"""Several gateway processes sharing one Redis, or one Redis Cluster: limits, revocation and budgets hold
+across replicas."""
 
 from __future__ import annotations
 
@@ -26,10 +27,17 @@ def create_team_key(gateway: Gateway, **team: object) -> tuple[str, str, str]:
     return team_id, key.json()["key"], key.json()["key_id"]
 
 
-@pytest.fixture(scope="module")
-def replicas(start_gateway: GatewayFactory, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> list[Gateway]:
+@pytest.fixture(scope="module", params=["redis", "redis-cluster"])
+def replicas(
+    request: pytest.FixtureRequest, start_gateway: GatewayFactory, tmp_path_factory: pytest.TempPathFactory
+) -> list[Gateway]:
+    """Three gateways on one Redis, then on a 3-master Redis Cluster (LLM_GATEWAY_REDIS_CLUSTER)."""
     shared_db = str(tmp_path_factory.mktemp("shared") / "gateway.db")
-    return [start_gateway(REDIS_URL=redis_url, LLM_GATEWAY_SQLITE_PATH=shared_db) for _ in range(3)]
+    if request.param == "redis":
+        env = {"REDIS_URL": request.getfixturevalue("redis_url")}
+    else:
+        env = {"REDIS_URL": request.getfixturevalue("redis_cluster_url"), "LLM_GATEWAY_REDIS_CLUSTER": "true"}
+    return [start_gateway(LLM_GATEWAY_SQLITE_PATH=shared_db, **env) for _ in range(3)]
 
 
 def emulator_calls(emulator_url: str) -> int:
@@ -51,7 +59,8 @@ def test_three_replicas_admit_exactly_the_team_rpm(replicas: list[Gateway], emul
     responses = asyncio.run(burst([g.url for g in replicas], key, 200))
     ok = [r for r in responses if r.status_code == 200]
     limited = [r for r in responses if r.status_code == 429]
-    assert len(ok) == 30 and len(limited) == 170
+    others = [(r.status_code, r.text[:200]) for r in responses if r.status_code not in (200, 429)]
+    assert len(ok) == 30 and len(limited) == 170, others
     assert all(int(r.headers["retry-after"]) >= 1 for r in limited)
     assert all(r.json()["error"]["code"] == "rate_limit_exceeded" for r in limited)
     assert all(r.json()["error"]["type"] == "requests" for r in limited)

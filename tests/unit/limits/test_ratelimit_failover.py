@@ -150,7 +150,7 @@ async def test_our_own_backlog_is_a_503_not_a_fallback(clock: FakeClock) -> None
     assert isinstance(results[0], Overloaded) and results[0].status == 503
     assert results[0].headers["retry-after"] == "1"
     assert limiter.fallback_count == 0 and limiter.overload_count == 1
-    assert not limiter._down  # the next admission still goes to Redis
+    assert not any(shard.down for shard in limiter._shards.values())  # the next admission still goes to Redis
     assert not (await limiter.admit(WHO, tokens=1, cost_usd=ZERO)).fallback
     await limiter.close()
 
