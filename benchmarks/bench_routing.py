@@ -114,39 +114,56 @@ def row(name: str, values: list[float], base: list[float] | None, served: dict[s
     return f"| {name} | {p50:.2f} | {p90:.2f} | {p99:.2f} | {extra} | {served} |"
 
 
+async def interleaved(gateway: str, bedrock: str, scenarios: list[tuple[str, str, dict[str, str], bool]],
+                      total: int, concurrency: int, rounds: int = 8) -> dict[str, tuple[list[float], dict[str, int]]]:
+    """Each scenario in ``rounds`` slices, taking turns, so a machine's drift hits all of them alike."""
+    out: dict[str, tuple[list[float], dict[str, int]]] = {name: ([], {}) for name, *_ in scenarios}
+    for _ in range(rounds):
+        for name, model, headers, throttle in scenarios:
+            if throttle:
+                httpx.post(f"{bedrock}/_emulator/faults",
+                           json={"error": "ThrottlingException", "count": -1}).raise_for_status()
+            latencies, served = await measure(gateway, model, total // rounds, concurrency, headers)
+            if throttle:
+                httpx.delete(f"{bedrock}/_emulator/faults").raise_for_status()
+            out[name][0].extend(latencies)
+            for k, v in served.items():
+                out[name][1][k] = out[name][1].get(k, 0) + v
+    return out
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--requests", type=int, default=800)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--cache", action="store_true", help="also measure a cache hit against a miss")
     args = parser.parse_args()
     lines = ["| scenario | p50 ms | p90 ms | p99 ms | added vs direct p50 / p99 ms | served by |",
              "| --- | --- | --- | --- | --- | --- |"]
+    scenarios = [("direct (echo-mini)", "echo-mini", {}, False),
+                 ("fallback after a Bedrock 429 (breaker kept closed)", "ha", {}, True),
+                 ("ha served by Bedrock (no failure)", "ha", {}, False)]
+    if args.cache:
+        scenarios += [("cache: miss (x-gateway-cache: refresh)", "echo-mini", {"x-gateway-cache": "refresh"}, False),
+                      ("cache: hit (x-gateway-cache: on)", "echo-mini", {"x-gateway-cache": "on"}, False)]
     with processes(LLM_GATEWAY_BREAKER_FAILURES="1000000000") as (gateway, bedrock, _local):
         await measure(gateway, "echo-mini", 50, args.concurrency)  # warm-up: connections, caches
-        direct, served = await measure(gateway, "echo-mini", args.requests, args.concurrency)
-        lines.append(row("direct (echo-mini)", direct, None, served))
-        httpx.post(f"{bedrock}/_emulator/faults", json={"error": "ThrottlingException", "count": -1}).raise_for_status()
-        fallback, served = await measure(gateway, "ha", args.requests, args.concurrency)
-        lines.append(row("fallback after a Bedrock 429 (breaker closed)", fallback, direct, served))
-        httpx.delete(f"{bedrock}/_emulator/faults").raise_for_status()
-        bedrock_ok, served = await measure(gateway, "ha", args.requests, args.concurrency)
-        lines.append(row("ha served by Bedrock (no failure)", bedrock_ok, direct, served))
-        if args.cache:
-            miss, served = await measure(gateway, "echo-mini", args.requests, args.concurrency,
-                                         {"x-gateway-cache": "refresh"})
-            lines.append(row("cache: miss (x-gateway-cache: refresh)", miss, direct, served))
-            hit, served = await measure(gateway, "echo-mini", args.requests, args.concurrency,
-                                        {"x-gateway-cache": "on"})
-            lines.append(row("cache: hit (x-gateway-cache: on)", hit, direct, served))
+        await measure(gateway, "echo-mini", 1, 1, {"x-gateway-cache": "on"})  # fill the one cached answer
+        results = await interleaved(gateway, bedrock, scenarios, args.requests, args.concurrency)
+        base = results["direct (echo-mini)"][0]
+        for name, (values, served) in results.items():
+            lines.append(row(name, values, None if values is base else base, served))
     with processes() as (gateway, bedrock, _local):
         await measure(gateway, "echo-mini", 50, args.concurrency)
-        direct, served = await measure(gateway, "echo-mini", args.requests, args.concurrency)
-        lines.append(row("direct (echo-mini), second gateway", direct, None, served))
-        httpx.post(f"{bedrock}/_emulator/faults", json={"error": "ThrottlingException", "count": -1}).raise_for_status()
-        opened, served = await measure(gateway, "ha", args.requests, args.concurrency)
-        lines.append(row("fallback with the default breaker (opens after 5)", opened, direct, served))
-    print(f"requests per scenario: {args.requests}, concurrency {args.concurrency}, cores: {os.cpu_count()}")
+        results = await interleaved(gateway, bedrock, [
+            ("direct (echo-mini), second gateway", "echo-mini", {}, False),
+            ("fallback with the default breaker (opens after 5, 30 s)", "ha", {}, True)],
+            args.requests, args.concurrency)
+        base = results["direct (echo-mini), second gateway"][0]
+        for name, (values, served) in results.items():
+            lines.append(row(name, values, None if values is base else base, served))
+    print(f"requests per scenario: {args.requests} in 8 interleaved rounds, concurrency {args.concurrency}, "
+          f"cores: {os.cpu_count()}")
     print("\n".join(lines))
 
 
