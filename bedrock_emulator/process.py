@@ -1,4 +1,5 @@
-"""Run the emulator as a child process (tests, benchmarks, the offline demo)."""
+"""Run an emulator as a child process (tests, benchmarks, the offline demo); openai_emulator/process.py
+uses the same runner for its own module."""
 
 from __future__ import annotations
 
@@ -16,31 +17,31 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float) -> None:
+def _wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float, name: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"bedrock emulator exited with {proc.returncode} before listening on {port}")
+            raise RuntimeError(f"{name} exited with {proc.returncode} before listening on {port}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return
         except OSError:
             time.sleep(0.05)
-    raise RuntimeError(f"bedrock emulator not listening on 127.0.0.1:{port} after {timeout}s")
+    raise RuntimeError(f"{name} not listening on 127.0.0.1:{port} after {timeout}s")
 
 
 @contextmanager
 def emulator_process(
-    port: int | None = None, args: Sequence[str] = (), *, timeout: float = 15.0
+    port: int | None = None, args: Sequence[str] = (), *, timeout: float = 15.0, module: str = "bedrock_emulator"
 ) -> Iterator[str]:
-    """Start ``python -m bedrock_emulator`` on loopback; yield its base URL; stop it on exit."""
+    """Start ``python -m <module>`` on loopback; yield its base URL; stop it on exit."""
     port = port or _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bedrock_emulator", "--host", "127.0.0.1", "--port", str(port), *args],
+        [sys.executable, "-m", module, "--host", "127.0.0.1", "--port", str(port), *args],
         stdout=subprocess.DEVNULL,
     )
     try:
-        _wait_listening(port, proc, timeout)
+        _wait_listening(port, proc, timeout, module)
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()
