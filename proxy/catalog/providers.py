@@ -22,7 +22,8 @@ ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 REGION_NAME = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}")  # eu-central-1, us-gov-west-1
 _TIMEOUTS = ("connect_timeout_s", "first_byte_timeout_s", "idle_timeout_s")
 _KEYS = {
-    "bedrock": {"kind", "region", "endpoint_url", *_TIMEOUTS},
+    # Bedrock's client bounds the wait for the first byte by its idle timeout (sock_read): no third knob.
+    "bedrock": {"kind", "region", "endpoint_url", "connect_timeout_s", "idle_timeout_s"},
     "openai": {"kind", "base_url", "api_key_env", "organization", *_TIMEOUTS},
     "openai_compatible": {"kind", "base_url", "api_key_env", *_TIMEOUTS},
     "azure": {"kind", "base_url", "api_key_env", "api_version", "auth", "path", *_TIMEOUTS},

@@ -101,6 +101,7 @@ def test_another_providers_model_name_is_not_a_raw_bedrock_id(tmp_path: Path) ->
     ('[providers.x]\nkind = "openai"\nregion = "us-east-1"\n', "unknown keys for kind openai"),
     ('[providers.bedrock]\nkind = "openai"\n', "built-in Bedrock provider"),
     ('[providers.x]\nkind = "openai"\nconnect_timeout_s = 0\n', "positive number of seconds"),
+    ('[providers.x]\nkind = "bedrock"\nfirst_byte_timeout_s = 5\n', "unknown keys for kind bedrock"),
     ('[models.m]\ndeployments = []\n', "non-empty list"),
     ('[models.m]\ndeployments = [ { provider = "nope", model = "m" } ]\n', "declared providers"),
     ('[models.m]\nbedrock_id = "a"\ndeployments = [ { provider = "bedrock", model = "m" } ]\n', "not both"),
