@@ -164,6 +164,9 @@ async def test_one_master_killed_only_its_teams_follow_the_policy(start_redis_cl
     both = [fail_open, fail_closed]
     try:
         assert await burst(both, principal(teams[victim], rpm=4), 6) == 4
+        probe = f"probe-{uuid.uuid4().hex[:8]}"  # a team on a surviving master (asked while all answer)
+        while cluster.master_of(hash_tag(probe)) != survivor:
+            probe = f"probe-{uuid.uuid4().hex[:8]}"
         cluster.kill(victim)
         started = time.monotonic()
         down = principal(teams[victim], rpm=4)
@@ -176,8 +179,18 @@ async def test_one_master_killed_only_its_teams_follow_the_policy(start_redis_cl
         # Once the cluster has flagged it as failed too, the other masters' teams keep their exact shared
         # limits (cluster-require-full-coverage no), through both limiters.
         cluster.wait_failed(victim)
+        # Right after the failure flag, a client may still be refreshing its slot table (the dead node
+        # among those it asks), and the other masters' calls can fail for that moment (seen once in 3 CI
+        # runs: fail-closed 503s on a survivor's team). Bounded, then exact again.
+        flagged = time.monotonic()
+        for limiter in both:
+            while not await answered_by_redis(limiter, principal(probe)):
+                assert time.monotonic() - flagged < 5, "the surviving masters' teams never came back to Redis"
+                await asyncio.sleep(0.1)
+        print(f"\nsurviving masters answered {time.monotonic() - flagged:.1f} s after the failure flag")
+        fallbacks = fail_open.fallback_count  # 1, plus any probe above that met the refresh
         assert await burst(both, principal(teams[survivor], rpm=5), 12) == 5
-        assert fail_open.fallback_count == 1
+        assert fail_open.fallback_count == fallbacks  # the survivors' burst never fell back
         assert (await fail_open.admit(down, tokens=1, cost_usd=ZERO)).fallback  # still its policy
         cluster.start_node(victim)  # same id and slots (nodes.conf), empty
         restarted = time.monotonic()
