@@ -161,13 +161,14 @@ class Router:
         for index, candidate in enumerate(candidates):
             if index and time.perf_counter() >= deadline:
                 break
+            label = candidate.label
+            # One cooling down (or probed by another call) is skipped while others remain, before its
+            # request is prepared for nothing; the first and the last resort are tried regardless.
+            if 0 < index < len(candidates) - 1 and not self.breakers.usable(label):
+                continue
             if not use(candidate, index):
                 continue
-            label = candidate.label
-            if index and not self.breakers.admits(label) and index < len(candidates) - 1:
-                continue  # open, and others remain: skip it (the last resort is tried regardless)
-            if index == 0:
-                self.breakers.admits(label)  # an open breaker past its cool-down turns half-open: the probe
+            self.breakers.admits(label)  # an open breaker past its cool-down turns half-open: the probe
             for attempt in range(1 + self.policy.retries):
                 try:
                     result = await step(candidate)

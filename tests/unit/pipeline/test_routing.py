@@ -158,3 +158,24 @@ def test_weights_share_the_first_attempts() -> None:
 
 def test_without_weights_the_catalog_order_holds() -> None:
     assert [d.bedrock_id for d in Router().order(MODEL)] == ["a", "b", "c"]
+
+
+async def test_a_cooling_deployment_is_not_prepared_and_one_that_cannot_take_the_request_keeps_its_probe() -> None:
+    clock = Clock()
+    router = Router(CircuitBreakers(failures=1, open_s=10, clock=clock))
+    router.breakers.failure(B.label)
+    prepared: list[str] = []
+
+    def use(candidate: ModelEntry, index: int) -> bool:
+        prepared.append(candidate.bedrock_id)
+        return candidate.bedrock_id != "b"
+
+    calls: list[str] = []
+    step = upstream({"a": [UpstreamError("x")]}, calls)
+    order = [A, B, C]  # the catalog's order, as if the breaker had not reordered it
+    assert await router.run(order, time.perf_counter(), use, step) == "c"
+    assert prepared == ["a", "c"]  # b is cooling down: never prepared
+    clock.now = 11  # b's cool-down is over, but b cannot take this request: its probe stays available
+    calls.clear()
+    assert await router.run(order, time.perf_counter(), use, upstream({"a": [UpstreamError("x")]}, calls)) == "c"
+    assert router.breakers.state(B.label) == OPEN and router.breakers.usable(B.label)
